@@ -1,0 +1,12 @@
+# Redis from Debian's package, for sites where no registry answers (images.source: bootstrap).
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /data && chown redis:redis /data
+USER redis
+WORKDIR /data
+VOLUME /data
+EXPOSE 6379
+CMD ["redis-server", "--appendonly", "yes", "--dir", "/data", "--bind", "0.0.0.0", "--protected-mode", "no"]

@@ -1,0 +1,1 @@
+"""Pieces every component shares: settings base, logging, HTTP app factory, Postgres and Redis access."""

@@ -1,0 +1,89 @@
+"""Typed settings, read from STACKYARD_* environment variables and nowhere else.
+
+Each component subclasses `ServiceSettings`; the object is built once in `server.serve` and
+passed down explicitly. Secrets (database URL with its password, API keys) have no default:
+outside the dev stages a missing secret is a startup error, not a silent fallback.
+"""
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Stage = Literal["dev", "ci", "test", "kind", "staging", "production"]
+DEV_STAGES = ("dev", "ci", "test")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STACKYARD_", extra="ignore", frozen=True)
+
+    stage: Stage = "dev"
+    host: str = "0.0.0.0"
+    port: int = 8000
+    log_level: str = "INFO"
+    # Seconds a SIGTERM'd process may spend finishing in-flight work before it exits.
+    drain_seconds: float = 10.0
+    # Bounded wait for dependencies at startup before giving up (the orchestrator restarts us).
+    startup_timeout_seconds: float = 60.0
+
+
+class DatabaseSettings(ServiceSettings):
+    database_url: str
+    database_pool_size: int = 10
+
+
+class StreamSettings(ServiceSettings):
+    redis_url: str
+    tasks_stream: str = "stackyard:tasks"
+    steps_stream: str = "stackyard:steps"
+    results_stream: str = "stackyard:step-results"
+    dead_letter_stream: str = "stackyard:dead-letter"
+    # A pending entry idle this long belongs to a consumer presumed dead and is reclaimed.
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+
+
+class GatewaySettings(DatabaseSettings, StreamSettings):
+    memory_url: str
+    api_keys: list[str] = []
+    require_api_key: bool = True
+    max_body_bytes: int = 1_048_576
+    max_input_chars: int = 32_000
+    agents: list[str] = ["chat"]
+
+    @model_validator(mode="after")
+    def keys_outside_dev(self) -> "GatewaySettings":
+        if self.require_api_key and not self.api_keys:
+            raise ValueError(
+                "STACKYARD_API_KEYS is empty while STACKYARD_REQUIRE_API_KEY is true: "
+                "set keys, or disable keys (allowed in dev stages only)"
+            )
+        if not self.require_api_key and self.stage not in DEV_STAGES:
+            raise ValueError(f"API keys can only be disabled in {DEV_STAGES}, not in {self.stage!r}")
+        return self
+
+
+class OrchestratorSettings(DatabaseSettings, StreamSettings):
+    # Committed tasks older than this and still unpublished are republished by the reconciler.
+    republish_after_seconds: float = 5.0
+    reconcile_interval_seconds: float = 2.0
+
+
+class WorkerSettings(StreamSettings):
+    memory_url: str
+    model_url: str
+    model_name: str = "stackyard-sim-1"
+    model_api_key: str = ""
+    concurrency: int = 8
+    request_timeout_seconds: float = 30.0
+
+
+class MemorySettings(DatabaseSettings):
+    pass
+
+
+class ModelSettings(ServiceSettings):
+    model_name: str = "stackyard-sim-1"
+    # Simulated LLM: time to first token, then a steady token rate.
+    first_token_ms: float = 50.0
+    tokens_per_second: float = 200.0

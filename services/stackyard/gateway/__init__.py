@@ -1,0 +1,1 @@
+"""Public HTTP API: accepts tasks, reports their state, shows session history."""

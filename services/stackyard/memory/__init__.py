@@ -1,0 +1,1 @@
+"""Memory service: sessions and their messages in Postgres, recall by full-text search."""

@@ -1,0 +1,1 @@
+"""Simulated OpenAI-compatible model server."""

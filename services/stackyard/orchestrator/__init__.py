@@ -1,0 +1,1 @@
+"""Task lifecycle: turns tasks into steps, collects step results, writes final results."""

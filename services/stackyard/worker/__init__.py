@@ -1,0 +1,1 @@
+"""Agent runtime: executes one step at a time, stateless."""

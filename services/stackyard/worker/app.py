@@ -1,0 +1,110 @@
+"""The worker consumes step messages, runs the agent, publishes the outcome for the orchestrator."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from prometheus_client import Counter, Histogram
+
+from stackyard.common.deps import connect_redis
+from stackyard.common.http import create_app
+from stackyard.common.logs import log
+from stackyard.common.settings import WorkerSettings as Settings
+from stackyard.common.streams import Fields, StreamConsumer
+from stackyard.worker import agents
+
+logger = logging.getLogger("stackyard.worker")
+GROUP = "workers"
+
+STEPS = Counter("stackyard_steps_total", "Steps executed", ["kind", "status"])
+STEP_FAILURES = Counter("stackyard_step_failures_total", "Step attempts that raised", ["kind"])
+STEP_DURATION = Histogram(
+    "stackyard_step_duration_seconds", "Time to execute one step", ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+
+
+class Worker:
+    def __init__(self, settings: Settings, client: aioredis.Redis,
+                 memory: httpx.AsyncClient, model: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.redis = client
+        self.memory = memory
+        self.model = model
+
+    async def on_step(self, fields: Fields) -> None:
+        step = agents.Step(
+            task_id=fields["task_id"], step_no=int(fields["step_no"]), kind=fields["kind"],
+            input=fields["input"], session_id=fields["session_id"],
+        )
+        if step.kind != "chat":
+            await self.publish(step, "failed", error=f"no agent named {step.kind!r}")
+            return
+        with STEP_DURATION.labels(step.kind).time():
+            try:
+                output = await agents.chat(step, self.memory, self.model, self.settings.model_name)
+            except Exception:
+                STEP_FAILURES.labels(step.kind).inc()
+                raise
+        await self.publish(step, "completed", output=output)
+
+    async def publish(self, step: agents.Step, status: str, output: str = "", error: str = "") -> None:
+        STEPS.labels(step.kind, status).inc()
+        await self.redis.xadd(self.settings.results_stream, {
+            "task_id": step.task_id, "step_no": str(step.step_no), "status": status,
+            "output": output, "error": error,
+        })
+
+    async def on_dead_step(self, fields: Fields, reason: str) -> None:
+        await self.redis.xadd(self.settings.results_stream, {
+            "task_id": fields["task_id"], "step_no": fields.get("step_no", "0"),
+            "status": "failed", "output": "", "error": reason,
+        })
+
+
+def build_app(settings: Settings) -> FastAPI:
+    state: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
+        headers = {"Authorization": f"Bearer {settings.model_api_key}"} if settings.model_api_key else {}
+        timeout = settings.request_timeout_seconds
+        memory = httpx.AsyncClient(base_url=settings.memory_url, timeout=timeout)
+        model = httpx.AsyncClient(base_url=settings.model_url, timeout=timeout, headers=headers)
+        state.update(redis=client, memory=memory, model=model)
+        worker = Worker(settings, client, memory, model)
+        consumer = StreamConsumer(
+            client, stream=settings.steps_stream, group=GROUP, handler=worker.on_step,
+            dead_letter_stream=settings.dead_letter_stream, on_dead=worker.on_dead_step,
+            claim_idle_ms=settings.claim_idle_ms, max_deliveries=settings.max_deliveries,
+            concurrency=settings.concurrency,
+        )
+        runner = asyncio.create_task(consumer.run())
+        yield
+        app.state.draining = True
+        await consumer.drain(settings.drain_seconds)
+        await asyncio.wait([runner], timeout=2)
+        runner.cancel()
+        await memory.aclose()
+        await model.aclose()
+        await client.aclose()
+
+    app = create_app("worker", lifespan=lifespan)
+
+    async def redis_ready() -> None:
+        await state["redis"].ping()  # type: ignore[attr-defined]
+
+    async def memory_ready() -> None:
+        (await state["memory"].get("/healthz", timeout=2)).raise_for_status()  # type: ignore[attr-defined]
+
+    async def model_ready() -> None:
+        (await state["model"].get("/v1/models", timeout=2)).raise_for_status()  # type: ignore[attr-defined]
+
+    app.state.readiness_checks.update(redis=redis_ready, memory=memory_ready, model=model_ready)
+    log(logger, logging.DEBUG, "worker app built", concurrency=settings.concurrency)
+    return app

@@ -1,0 +1,14 @@
+"""stackyard's tasks. Assembly only: each task lives in tooling/tasks/, its logic in tooling/.
+
+The verbs used all day are at the top level (`inv up`, `inv down`, `inv status`, `inv logs`,
+`inv test`, `inv doctor`); the rest live in sub-collections (`inv images.build`, ...).
+"""
+
+from invoke import Collection
+
+from tooling.tasks import dev, images, stack
+
+ns = Collection()
+for verb in (stack.up, stack.down, stack.status, stack.logs, dev.test, dev.doctor):
+    ns.add_task(verb)
+ns.add_collection(Collection.from_module(images, name="images"))

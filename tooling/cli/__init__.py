@@ -1,0 +1,1 @@
+"""One adapter per external tool; every subprocess goes through `run.run` (or python-on-whales)."""

@@ -1,0 +1,74 @@
+"""The one seam through which tooling runs external commands.
+
+Commands are argv lists, never shell strings. A failure raises `CommandError` carrying the argv,
+the exit code and stderr. `STACKYARD_DEBUG=1` echoes every argv to stderr.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass
+class CommandError(Exception):
+    argv: list[str]
+    returncode: int
+    stderr: str
+
+    def __str__(self) -> str:
+        tail = self.stderr.strip().splitlines()[-5:]
+        detail = "\n    ".join(tail) if tail else "(no output on stderr)"
+        return f"`{' '.join(self.argv)}` exited with {self.returncode}:\n    {detail}"
+
+
+@dataclass
+class ToolMissing(Exception):
+    tool: str
+    install_hint: str
+
+    def __str__(self) -> str:
+        return f"`{self.tool}` is not installed: {self.install_hint}"
+
+
+def require(tool: str, install_hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolMissing(tool, install_hint)
+    return path
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    timeout: float | None = None,
+    capture: bool = True,
+) -> str:
+    """Run argv; return stdout (decoded). Raise CommandError on a non-zero exit or a timeout."""
+    args = [str(part) for part in argv]
+    if os.environ.get("STACKYARD_DEBUG") == "1":
+        print(f"+ {' '.join(args)}", file=sys.stderr, flush=True)
+    try:
+        completed = subprocess.run(
+            args,
+            input=input,
+            env={**os.environ, **env} if env else None,
+            cwd=cwd,
+            timeout=timeout,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.PIPE if capture else None,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise CommandError(args, -1, f"timed out after {timeout}s") from error
+    except FileNotFoundError as error:
+        raise CommandError(args, 127, f"{args[0]}: command not found") from error
+    if completed.returncode != 0:
+        stderr = (completed.stderr or b"").decode(errors="replace")
+        raise CommandError(args, completed.returncode, stderr)
+    return (completed.stdout or b"").decode(errors="replace")

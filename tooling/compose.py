@@ -1,0 +1,194 @@
+"""The stack under docker compose: render its environment from config, start, wait, report, stop.
+
+The compose file takes every value from an env file rendered here from the validated config,
+so `envs/*.yaml` is the one place a setting lives (the same config renders the k8s overlays).
+"""
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from python_on_whales import Container, DockerClient
+from python_on_whales.exceptions import DockerException
+
+from tooling import progress
+from tooling.cli import docker as docker_cli
+from tooling.config import Secrets, StackConfig
+from tooling.errors import StackyardError
+from tooling.images import ImagePlan
+
+COMPOSE_FILE = "docker-compose.yml"
+SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway")
+
+
+@dataclass
+class ServiceState:
+    service: str
+    container: str
+    state: str
+    health: str
+    ports: list[str] = field(default_factory=list)
+
+
+def compose_env(config: StackConfig, secrets: Secrets, plan: ImagePlan) -> dict[str, str]:
+    pg = config.postgres
+    password = quote(secrets.postgres_password, safe="")
+    return {
+        "STACKYARD_PROJECT": config.compose.project_name,
+        "STACKYARD_STAGE": config.stage,
+        "STACKYARD_LOG_LEVEL": config.log_level,
+        "STACKYARD_REPOSITORY": config.images.repository,
+        "STACKYARD_TAG": plan.tag,
+        "STACKYARD_POSTGRES_IMAGE": plan.postgres,
+        "STACKYARD_REDIS_IMAGE": plan.redis,
+        "STACKYARD_POSTGRES_USER": pg.user,
+        "STACKYARD_POSTGRES_DB": pg.database,
+        "STACKYARD_POSTGRES_PASSWORD": secrets.postgres_password,
+        "STACKYARD_DATABASE_URL": f"postgresql://{quote(pg.user, safe='')}:{password}@postgres:5432/{pg.database}",
+        "STACKYARD_MODEL_NAME": config.model.name,
+        "STACKYARD_MODEL_FIRST_TOKEN_MS": str(config.model.first_token_ms),
+        "STACKYARD_MODEL_TOKENS_PER_SECOND": str(config.model.tokens_per_second),
+        "STACKYARD_WORKER_CONCURRENCY": str(config.worker.concurrency),
+        "STACKYARD_WORKER_REPLICAS": str(config.worker.replicas),
+        "STACKYARD_GATEWAY_PORT": str(config.gateway.port),
+        "STACKYARD_REQUIRE_API_KEY": "true" if config.gateway.require_api_key else "false",
+        "STACKYARD_API_KEYS_JSON": json.dumps(list(secrets.api_keys)),
+        "STACKYARD_MAX_BODY_BYTES": str(config.gateway.max_body_bytes),
+        "STACKYARD_MAX_INPUT_CHARS": str(config.gateway.max_input_chars),
+    }
+
+
+def env_file_path(root: Path, config: StackConfig) -> Path:
+    return root / ".stackyard" / "compose" / f"{config.compose.project_name}.env"
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{name}='{value}'" for name, value in sorted(env.items()) if "'" not in value]
+    if len(lines) != len(env):
+        raise StackyardError("a configuration value contains a single quote", "remove it from the value")
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # it holds the database password
+    path.write_text("# rendered by `inv up` from envs/ — do not edit\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def client(root: Path, config: StackConfig, env_file: Path | None = None) -> DockerClient:
+    return docker_cli.client(compose_files=[root / COMPOSE_FILE], env_file=env_file,
+                             project=config.compose.project_name)
+
+
+def _service_of(container: Container) -> str:
+    return container.config.labels.get("com.docker.compose.service", container.name)
+
+
+def _ports(container: Container) -> list[str]:
+    published = []
+    for inner, bindings in (container.network_settings.ports or {}).items():
+        for binding in bindings or []:
+            published.append(f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}->{inner}")
+    return sorted(set(published))
+
+
+def states(docker: DockerClient) -> list[ServiceState]:
+    result = []
+    for container in docker.compose.ps(all=True):
+        health = container.state.health.status if container.state.health else "none"
+        result.append(ServiceState(_service_of(container), container.name, container.state.status or "?",
+                                   health or "none", _ports(container)))
+    return sorted(result, key=lambda s: (SERVICES.index(s.service) if s.service in SERVICES else 99, s.container))
+
+
+def _ready(state: ServiceState) -> bool:
+    return state.state == "running" and state.health in ("healthy", "none")
+
+
+def wait_healthy(docker: DockerClient, expected: dict[str, int], timeout: float) -> list[ServiceState]:
+    """Poll until every expected container is running and healthy; print each change of state."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, str] = {}
+    started = time.monotonic()
+    while True:
+        current = states(docker)
+        for state in current:
+            label = state.health if state.state == "running" else state.state
+            if seen.get(state.container) != label:
+                progress.say(f"  {time.monotonic() - started:5.1f}s  {state.container:<32} {label}")
+                seen[state.container] = label
+        failed = [s for s in current if s.state in ("exited", "dead") or s.health == "unhealthy"]
+        if failed:
+            names = ", ".join(s.service for s in failed)
+            raise StackyardError(f"{names} failed to start ({', '.join(s.state + '/' + s.health for s in failed)})",
+                                 f"see why with `inv logs {failed[0].service}`")
+        counts = {name: sum(1 for s in current if s.service == name and _ready(s)) for name in expected}
+        if all(counts[name] >= want for name, want in expected.items()):
+            return current
+        if time.monotonic() > deadline:
+            waiting = [n for n, want in expected.items() if counts[n] < want]
+            raise StackyardError(f"not healthy after {timeout:.0f}s: {', '.join(waiting)}",
+                                 f"see why with `inv logs {waiting[0]}`; raise compose.wait_timeout_seconds "
+                                 "if the machine is just slow")
+        time.sleep(1.0)
+
+
+def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
+       scale: dict[str, int] | None = None) -> list[ServiceState]:
+    env_file = write_env_file(env_file_path(root, config), compose_env(config, secrets, plan))
+    docker = client(root, config, env_file)
+    replicas = {"worker": config.worker.replicas, **(scale or {})}
+    with progress.step(f"starting {config.compose.project_name} ({config.stage}, images :{plan.tag})"):
+        try:
+            docker.compose.up(detach=True, remove_orphans=True, scales=replicas, pull="never", quiet=True)
+        except DockerException as error:
+            raise docker_cli.explain(error, "docker compose up") from error
+    with progress.step("waiting for every service to be healthy"):
+        expected = {name: replicas.get(name, 1) for name in SERVICES}
+        return wait_healthy(docker, expected, config.compose.wait_timeout_seconds)
+
+
+def down(root: Path, config: StackConfig, volumes: bool) -> None:
+    docker = client(root, config, _existing_env(root, config))
+    with progress.step(f"stopping {config.compose.project_name}" + (" and removing its volumes" if volumes else "")):
+        try:
+            docker.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
+        except DockerException as error:
+            raise docker_cli.explain(error, "docker compose down") from error
+
+
+def _existing_env(root: Path, config: StackConfig) -> Path | None:
+    """Commands other than `up` need the compose file to parse; the last rendered env does that."""
+    path = env_file_path(root, config)
+    return path if path.exists() else None
+
+
+def status(root: Path, config: StackConfig) -> list[ServiceState]:
+    docker = client(root, config, _existing_env(root, config))
+    try:
+        return states(docker)
+    except DockerException as error:
+        raise docker_cli.explain(error, "docker compose ps") from error
+
+
+def logs(root: Path, config: StackConfig, service: str | None, follow: bool, tail: str | None) -> None:
+    docker = client(root, config, _existing_env(root, config))
+    try:
+        for _source, line in docker.compose.logs(services=[service] if service else [], follow=follow,
+                                                  tail=tail, stream=True):
+            print(line.decode(errors="replace"), end="", flush=True)
+    except DockerException as error:
+        raise docker_cli.explain(error, "docker compose logs") from error
+
+
+def as_json(rows: list[ServiceState]) -> str:
+    return json.dumps([asdict(row) for row in rows], indent=2)
+
+
+def table(rows: list[ServiceState]) -> str:
+    if not rows:
+        return "no containers: the stack is not running (start it with `inv up`)"
+    header = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS")
+    data = [(r.service, r.container, r.state, r.health, ", ".join(r.ports)) for r in rows]
+    widths = [max(len(str(row[i])) for row in [header, *data]) for i in range(len(header))]
+    return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *data])

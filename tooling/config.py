@@ -1,0 +1,230 @@
+"""One validated config object per stage.
+
+Precedence, lowest first:
+  1. defaults in the models below
+  2. envs/base.yaml
+  3. envs/<stage>.yaml
+  4. environment variables STACKYARD__<SECTION>__<KEY> (e.g. STACKYARD__GATEWAY__PORT=8081)
+  5. overrides passed by a task from its CLI flags
+Secrets never live in the YAML files: they come from the environment or from the untracked
+envs/<stage>.env (see envs/<stage>.env.example); only dev stages have built-in dev values.
+Any error names the file (or variable) and the key.
+"""
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tooling.errors import StackyardError
+
+STAGES = ("dev", "ci", "kind", "staging", "production")
+DEV_STAGES = ("dev", "ci")
+ENV_PREFIX = "STACKYARD__"
+DEV_POSTGRES_PASSWORD = "stackyard-dev-only"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class UpstreamImages(Strict):
+    python: str = "python:3.11-slim-bookworm"
+    redis: str = "redis:7.0-bookworm"
+    postgres: str = "postgres:15-bookworm"
+
+
+class ImagesConfig(Strict):
+    source: Literal["auto", "upstream", "bootstrap"] = "auto"
+    repository: str = Field("stackyard", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    suite: str = "bookworm"
+    debian_mirror: str = "http://deb.debian.org/debian"
+    upstream: UpstreamImages = UpstreamImages()
+
+
+class GatewayConfig(Strict):
+    port: int = Field(8080, ge=1, le=65535)
+    require_api_key: bool = True
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_input_chars: int = Field(32_000, ge=1)
+
+
+class ModelConfig(Strict):
+    name: str = "stackyard-sim-1"
+    first_token_ms: float = Field(50.0, ge=0)
+    tokens_per_second: float = Field(200.0, ge=0)
+
+
+class WorkerConfig(Strict):
+    replicas: int = Field(1, ge=1, le=64)
+    concurrency: int = Field(8, ge=1, le=256)
+
+
+class ComposeConfig(Strict):
+    project_name: str = Field("stackyard", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    wait_timeout_seconds: int = Field(180, ge=5)
+
+
+class PostgresConfig(Strict):
+    user: str = "stackyard"
+    database: str = "stackyard"
+
+
+class StackConfig(Strict):
+    stage: Literal["dev", "ci", "kind", "staging", "production"]
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    images: ImagesConfig = ImagesConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    model: ModelConfig = ModelConfig()
+    worker: WorkerConfig = WorkerConfig()
+    compose: ComposeConfig = ComposeConfig()
+    postgres: PostgresConfig = PostgresConfig()
+
+
+class Secrets(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    postgres_password: str
+    api_keys: tuple[str, ...] = ()
+
+
+class ConfigError(StackyardError):
+    pass
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(error, 'problem', error)}",
+                          "fix the syntax in that file") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections, got {type(data).__name__}",
+                          "see envs/base.yaml for the expected shape")
+    return data
+
+
+def _merge(into: dict[str, Any], layer: dict[str, Any], source: str,
+           origins: dict[tuple[str, ...], str], prefix: tuple[str, ...] = ()) -> None:
+    for key, value in layer.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, source, origins, path)
+        else:
+            into[key] = value
+            origins[path] = source
+            if isinstance(value, dict):
+                for sub in _leaves(value, path):
+                    origins[sub] = source
+
+
+def _leaves(data: dict[str, Any], prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        paths.append(path)
+        if isinstance(value, dict):
+            paths.extend(_leaves(value, path))
+    return paths
+
+
+def _env_layer(environ: dict[str, str]) -> dict[tuple[str, ...], Any]:
+    layer: dict[tuple[str, ...], Any] = {}
+    for name, raw in environ.items():
+        if name.startswith(ENV_PREFIX):
+            path = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+            layer[path] = yaml.safe_load(raw) if raw else raw  # "8081" → 8081, "true" → True
+    return layer
+
+
+def _nest(flat: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for path, value in flat.items():
+        cursor = nested
+        for part in path[:-1]:
+            cursor = cursor.setdefault(part, {})
+        cursor[path[-1]] = value
+    return nested
+
+
+def _origin(origins: dict[tuple[str, ...], str], loc: tuple[str, ...]) -> str:
+    for length in range(len(loc), 0, -1):
+        if loc[:length] in origins:
+            return origins[loc[:length]]
+    return "defaults"
+
+
+def envs_dir(root: Path) -> Path:
+    return Path(os.environ.get("STACKYARD_ENVS_DIR") or root / "envs")
+
+
+def load(stage: str, directory: Path, *, environ: dict[str, str] | None = None,
+         overrides: dict[str, Any] | None = None) -> StackConfig:
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}", f"use one of: {', '.join(STAGES)}")
+    environ = dict(os.environ if environ is None else environ)
+    merged: dict[str, Any] = {}
+    origins: dict[tuple[str, ...], str] = {}
+    for path in (directory / "base.yaml", directory / f"{stage}.yaml"):
+        if not path.exists():
+            raise ConfigError(f"{path} is missing", f"create it (every stage in {STAGES} has a file in envs/)")
+        _merge(merged, _read_yaml(path), str(path), origins)
+    env_layer = _env_layer(environ)
+    for path_key in env_layer:
+        origins[path_key] = f"environment variable {ENV_PREFIX}{'__'.join(p.upper() for p in path_key)}"
+    _merge(merged, _nest(env_layer), "environment", {})
+    if overrides:
+        _merge(merged, _nest({tuple(k.split(".")): v for k, v in overrides.items()}), "command line", origins)
+        for key in overrides:
+            origins[tuple(key.split("."))] = f"command-line flag ({key})"
+    merged["stage"] = stage
+    try:
+        return StackConfig.model_validate(merged)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            loc = tuple(str(part) for part in item["loc"])
+            key = ".".join(loc)
+            message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+            problems.append(f"{_origin(origins, loc)}: {key}: {message}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems),
+                          "fix the key named above (envs/base.yaml lists every known key)") from error
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{number}: expected NAME=value", "fix or remove that line")
+        values[name.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def load_secrets(config: StackConfig, directory: Path, *, environ: dict[str, str] | None = None) -> Secrets:
+    environ = dict(os.environ if environ is None else environ)
+    values = {**_read_env_file(directory / f"{config.stage}.env"), **environ}
+    password = values.get("STACKYARD_POSTGRES_PASSWORD", "")
+    if not password:
+        if config.stage not in DEV_STAGES:
+            raise ConfigError(
+                f"STACKYARD_POSTGRES_PASSWORD is not set for stage {config.stage!r}",
+                f"export it, or put it in {directory / (config.stage + '.env')} "
+                f"(see {config.stage}.env.example)",
+            )
+        password = DEV_POSTGRES_PASSWORD
+    keys = tuple(k for k in values.get("STACKYARD_API_KEYS", "").split(",") if k)
+    if config.gateway.require_api_key and not keys:
+        raise ConfigError(
+            f"stage {config.stage!r} requires API keys but STACKYARD_API_KEYS is empty",
+            f"export STACKYARD_API_KEYS=key1,key2 or put it in {directory / (config.stage + '.env')}",
+        )
+    return Secrets(postgres_password=password, api_keys=keys)

@@ -1,0 +1,265 @@
+"""Which images the stack needs, how they are tagged, and building the ones that are missing.
+
+Base and infrastructure images come from one of two sources (config `images.source`):
+- upstream: pinned public images (python, redis, postgres), pulled;
+- bootstrap: no registry answers — a Debian base made with debootstrap and `docker import`,
+  redis and postgres built on it from Debian's packages.
+`auto` uses what is already present, else tries one pull, else bootstraps.
+
+Service images are tagged with the git revision, plus `-dirty-<digest of the changed build
+inputs>` for an uncommitted tree, so a tag always names one content and never `:latest`.
+"""
+
+import hashlib
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from tooling import progress
+from tooling.cli import docker as docker_cli
+from tooling.cli import git
+from tooling.cli.run import CommandError, run
+from tooling.config import StackConfig
+from tooling.errors import StackyardError
+
+COMPONENTS = ("gateway", "orchestrator", "worker", "memory", "model")
+BUILD_INPUTS = ["services/stackyard", "services/pyproject.toml", "deploy/docker"]
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+SERVICE_DOCKERFILE = "deploy/docker/service.Dockerfile"
+INFRA_DOCKERFILES = {
+    "redis": ["deploy/docker/redis.Dockerfile"],
+    "postgres": ["deploy/docker/postgres.Dockerfile", "deploy/docker/postgres-entrypoint.sh"],
+}
+PULL_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    source: str
+    tag: str
+    base: str
+    redis: str
+    postgres: str
+    services: dict[str, str]
+
+    def all(self) -> list[str]:
+        return [self.base, self.redis, self.postgres, *self.services.values()]
+
+
+def digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def compute_tag(revision: str | None, changed: dict[str, bytes | None]) -> str:
+    """`<rev>` for a clean tree; `<rev>-dirty-<digest>` when build inputs differ from it.
+
+    `changed` maps each changed path to its content (None: deleted)."""
+    base = revision or "norev"
+    if not changed:
+        return base
+    parts = [f"{path}\0".encode() + (content if content is not None else b"\0deleted")
+             for path, content in sorted(changed.items())]
+    return f"{base}-dirty-{digest(*parts)[:10]}"
+
+
+def source_tag(root: Path) -> str:
+    try:
+        revision: str | None = git.head_revision(str(root))
+    except CommandError:
+        revision = None  # not a git checkout, or no commit yet
+    try:
+        paths = git.changed_paths(str(root), BUILD_INPUTS)
+    except CommandError:
+        paths = []
+    changed = {p: (root / p).read_bytes() if (root / p).is_file() else None for p in paths}
+    if revision is None and not changed:
+        changed = {"(no git)": digest(*[(root / p).read_bytes() for p in _tree(root)]).encode()}
+    return compute_tag(revision, changed)
+
+
+def _tree(root: Path) -> list[str]:
+    files: list[str] = []
+    for top in BUILD_INPUTS:
+        path = root / top
+        candidates = [path] if path.is_file() else sorted(path.rglob("*"))
+        files += [str(p.relative_to(root)) for p in candidates if p.is_file() and "__pycache__" not in p.parts]
+    return files
+
+
+def base_ref(config: StackConfig) -> str:
+    key = digest(config.images.suite.encode(), config.images.debian_mirror.encode(), " ".join(BASE_PACKAGES).encode())
+    return f"{config.images.repository}/base:{config.images.suite}-{key[:10]}"
+
+
+def infra_ref(config: StackConfig, root: Path, name: str, base: str) -> str:
+    key = digest(base.encode(), *[(root / f).read_bytes() for f in INFRA_DOCKERFILES[name]])
+    return f"{config.images.repository}/{name}:deb-{key[:10]}"
+
+
+def make_plan(config: StackConfig, root: Path, source: str, tag: str | None = None) -> ImagePlan:
+    tag = tag or source_tag(root)
+    services = {c: f"{config.images.repository}/{c}:{tag}" for c in COMPONENTS}
+    if source == "upstream":
+        up = config.images.upstream
+        return ImagePlan("upstream", tag, up.python, up.redis, up.postgres, services)
+    base = base_ref(config)
+    return ImagePlan("bootstrap", tag, base, infra_ref(config, root, "redis", base),
+                     infra_ref(config, root, "postgres", base), services)
+
+
+def resolve_source(config: StackConfig, docker: DockerClient, root: Path) -> str:
+    if config.images.source != "auto":
+        return config.images.source
+    bootstrap = make_plan(config, root, "bootstrap", tag="-")
+    if docker.image.exists(bootstrap.base):
+        return "bootstrap"
+    upstream = config.images.upstream
+    if all(docker.image.exists(ref) for ref in (upstream.python, upstream.redis, upstream.postgres)):
+        return "upstream"
+    try:
+        run(["docker", "pull", "--quiet", upstream.python], timeout=PULL_TIMEOUT)
+        return "upstream"
+    except CommandError as error:
+        last = (error.stderr.strip().splitlines() or ["no answer"])[-1]
+        progress.say(f"  no registry answers ({last[:120]}); bootstrapping images from Debian packages")
+        return "bootstrap"
+
+
+def wheel_platforms(arch: str) -> list[str]:
+    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(arch)
+    if machine is None:
+        raise StackyardError(f"no wheels are known for the engine's architecture {arch!r}",
+                             "build on an x86_64 or arm64 Docker engine")
+    return [f"manylinux2014_{machine}", f"manylinux_2_17_{machine}", f"manylinux_2_28_{machine}"]
+
+
+def service_requirements(root: Path) -> list[str]:
+    data = tomllib.loads((root / "services/pyproject.toml").read_text())
+    return list(data["project"]["dependencies"])
+
+
+def ensure_wheelhouse(root: Path, arch: str) -> Path:
+    """Wheels for the images' Python (3.11, manylinux), downloaded on the host once per lock."""
+    requirements = service_requirements(root)
+    platforms = wheel_platforms(arch)
+    key = digest("\n".join(requirements).encode(), " ".join(platforms).encode())[:12]
+    target = root / ".stackyard" / "wheelhouse" / key
+    if (target / "requirements.txt").exists():
+        return target
+    partial = target.with_suffix(".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+            "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+            "--dest", str(partial)]
+    for name in platforms:
+        argv += ["--platform", name]
+    with progress.step(f"downloading {len(requirements)} service dependencies as wheels"):
+        try:
+            run([*argv, *requirements], timeout=600)
+        except CommandError as error:
+            raise StackyardError(f"could not download the services' wheels:\n{error}",
+                                 "check that PyPI (or your pip index) is reachable from this host") from error
+    (partial / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def ensure_debootstrap() -> str:
+    found = shutil.which("debootstrap")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        with progress.step("installing debootstrap (apt-get)"):
+            run(["apt-get", "update", "-qq"], timeout=300)
+            run(["apt-get", "install", "-y", "-qq", "debootstrap"], env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+        return shutil.which("debootstrap") or "debootstrap"
+    raise StackyardError("`debootstrap` is needed to bootstrap the base image and is not installed",
+                         "install it (`sudo apt-get install debootstrap`), or set images.source: upstream "
+                         "where a registry answers")
+
+
+def bootstrap_base(config: StackConfig, docker: DockerClient, root: Path, ref: str) -> None:
+    if os.geteuid() != 0:
+        raise StackyardError("bootstrapping the base image runs debootstrap, which needs root",
+                             "run `sudo ./dev images.base` once, or set images.source: upstream "
+                             "where a registry answers")
+    debootstrap = ensure_debootstrap()
+    work = root / ".stackyard"
+    work.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="rootfs-", dir=work))
+    try:
+        rootfs, tarball = scratch / "rootfs", scratch / "rootfs.tar"
+        with progress.step(f"debootstrap {config.images.suite} ({', '.join(BASE_PACKAGES)}) — about a minute"):
+            try:
+                run([debootstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+                     config.images.suite, str(rootfs), config.images.debian_mirror], timeout=1800)
+            except CommandError as error:
+                raise StackyardError(f"debootstrap failed:\n{error}",
+                                     f"check that {config.images.debian_mirror} is reachable") from error
+        with progress.step(f"importing {ref}"):
+            run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], timeout=600)
+            docker.image.import_(tarball, tag=ref, changes=["ENV LANG=C.UTF-8", 'CMD ["python3"]'])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def ensure_base(plan: ImagePlan, config: StackConfig, docker: DockerClient, root: Path) -> None:
+    if docker.image.exists(plan.base):
+        return
+    if plan.source == "bootstrap":
+        bootstrap_base(config, docker, root, plan.base)
+        return
+    for ref in (plan.base, plan.redis, plan.postgres):
+        if not docker.image.exists(ref):
+            with progress.step(f"pulling {ref}"):
+                try:
+                    docker.image.pull(ref, quiet=True)
+                except DockerException as error:
+                    raise StackyardError(f"could not pull {ref}",
+                                         "no registry answers? set images.source: bootstrap") from error
+
+
+def _build(docker: DockerClient, root: Path, dockerfile: str, ref: str, build_args: dict[str, str]) -> None:
+    try:
+        docker.legacy_build(root, file=root / dockerfile, tags=[ref], build_args=build_args,
+                            labels={"org.opencontainers.image.version": ref.rsplit(":", 1)[1]})
+    except DockerException as error:
+        raise docker_cli.explain(error, f"building {ref}") from error
+
+
+def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False) -> ImagePlan:
+    """Build (or pull) every image the stack needs that is not present; return the plan."""
+    docker = docker_cli.client()
+    os.environ.update(docker_cli.buildkit_env())
+    plan = make_plan(config, root, resolve_source(config, docker, root))
+    ensure_base(plan, config, docker, root)
+    if plan.source == "bootstrap":
+        for name in ("redis", "postgres"):
+            ref = getattr(plan, name)
+            if rebuild or not docker.image.exists(ref):
+                with progress.step(f"building {ref} from Debian's package"):
+                    _build(docker, root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
+    missing = [c for c, ref in plan.services.items() if rebuild or not docker.image.exists(ref)]
+    if missing:
+        arch = docker.system.info().architecture or platform.machine()
+        wheelhouse = ensure_wheelhouse(root, arch).relative_to(root)
+        for component in missing:
+            with progress.step(f"building {plan.services[component]}"):
+                _build(docker, root, SERVICE_DOCKERFILE, plan.services[component], {
+                    "BASE_IMAGE": plan.base, "WHEELHOUSE": str(wheelhouse), "COMPONENT": component,
+                })
+    return plan

@@ -1,0 +1,45 @@
+"""Images: build the stack's images, bootstrap the base, list what a stage would run."""
+
+import json as jsonlib
+
+from invoke import Context, task
+
+from tooling import images as images_module
+from tooling.cli import docker as docker_cli
+from tooling.tasks.common import ROOT, friendly, load_config
+
+
+@task(help={"stage": "config stage", "rebuild": "rebuild service images even if present",
+            "json": "print the image plan as JSON on stdout"})
+@friendly
+def build(c: Context, stage: str = "dev", rebuild: bool = False, json: bool = False) -> None:
+    """Build every image the stack needs that is missing (base and infra included)."""
+    cfg = load_config(stage)
+    docker_cli.check_engine()
+    plan = images_module.ensure_images(cfg, ROOT, rebuild=rebuild)
+    if json:
+        print(jsonlib.dumps(plan.__dict__, indent=2))
+    else:
+        print("\n".join(plan.all()))
+
+
+@task(help={"stage": "config stage"})
+@friendly
+def base(c: Context, stage: str = "dev") -> None:
+    """Make the base image: pull it upstream, or bootstrap it from Debian packages."""
+    cfg = load_config(stage)
+    docker_cli.check_engine()
+    docker = docker_cli.client()
+    plan = images_module.make_plan(cfg, ROOT, images_module.resolve_source(cfg, docker, ROOT))
+    images_module.ensure_base(plan, cfg, docker, ROOT)
+    print(plan.base)
+
+
+@task(help={"stage": "config stage", "json": "print JSON on stdout"})
+@friendly
+def tags(c: Context, stage: str = "dev", json: bool = False) -> None:
+    """Show the image names and tags the current tree maps to (builds nothing)."""
+    cfg = load_config(stage)
+    source = cfg.images.source if cfg.images.source != "auto" else "bootstrap"
+    plan = images_module.make_plan(cfg, ROOT, source)
+    print(jsonlib.dumps(plan.__dict__, indent=2) if json else "\n".join(plan.all()))
