@@ -47,7 +47,18 @@ class Guard:
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
 
+        too_large = {"hit": False}
+
         async def send_wrapper(message: Message) -> None:
+            if too_large["hit"]:
+                # The app saw the read fail and answered something generic (FastAPI turns any
+                # body-read error into 400): answer 413 instead and drop the app's response.
+                if message["type"] == "http.response.start" and not status["sent"]:
+                    await self._error(send_wrapper_raw, 413, f"request body over {self.max_body_bytes} bytes")
+                return
+            await send_wrapper_raw(message)
+
+        async def send_wrapper_raw(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["sent"] = True
@@ -63,22 +74,23 @@ class Guard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large["hit"] = True
                     raise BodyTooLarge()
             return message
 
         try:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._error(send_wrapper, 413, f"request body over {self.max_body_bytes} bytes")
+                await self._error(send_wrapper_raw, 413, f"request body over {self.max_body_bytes} bytes")
             else:
                 await self.app(scope, receive_limited, send_wrapper)
         except BodyTooLarge:
             if not status["sent"]:
-                await self._error(send_wrapper, 413, f"request body over {self.max_body_bytes} bytes")
+                await self._error(send_wrapper_raw, 413, f"request body over {self.max_body_bytes} bytes")
         except Exception:
             logger.exception("unhandled error")
             if not status["sent"]:
-                await self._error(send_wrapper, 500, "internal error", request_id=request_id)
+                await self._error(send_wrapper_raw, 500, "internal error", request_id=request_id)
         finally:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"

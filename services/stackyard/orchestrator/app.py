@@ -69,7 +69,7 @@ class Orchestrator:
 
     async def on_result(self, fields: Fields) -> None:
         status = "completed" if fields.get("status") == "completed" else "failed"
-        output, error = fields.get("output"), fields.get("error")
+        output, error = fields.get("output"), fields.get("error") or None
         async with self.pool.acquire() as connection, connection.transaction():
             await connection.execute(
                 "UPDATE steps SET status = $3, output = $4, error = $5, completed_at = now() "

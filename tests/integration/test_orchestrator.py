@@ -1,0 +1,78 @@
+"""Orchestrator against real Postgres and Redis: task → step, result → task, idempotent, reconciled."""
+
+import uuid
+
+import pytest
+import redis
+
+from stackyard.orchestrator.app import Settings, build_app
+from tests.integration.support import ServedApp, eventually, execute, fetch
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def orchestrator(postgres_url: str, redis_url: str, streams: dict[str, str]) -> ServedApp:
+    settings = Settings(stage="test", database_url=postgres_url, redis_url=redis_url,
+                        republish_after_seconds=0.5, reconcile_interval_seconds=0.2, **streams)
+    with ServedApp(build_app(settings)) as served:
+        yield served
+
+
+def new_task(postgres_url: str, *, published: bool = True) -> uuid.UUID:
+    task_id = uuid.uuid4()
+    execute(postgres_url, "INSERT INTO tasks (id, agent, input, session_id, published_at) VALUES "
+            "($1, 'chat', 'hello', 'sess', CASE WHEN $2 THEN now() END)", task_id, published)
+    return task_id
+
+
+def task_row(postgres_url: str, task_id: uuid.UUID) -> dict[str, object]:
+    return fetch(postgres_url, "SELECT * FROM tasks WHERE id = $1", task_id)[0]
+
+
+def test_task_becomes_a_step_and_a_result_completes_it(
+        orchestrator: ServedApp, postgres_url: str, redis_url: str, streams: dict[str, str]) -> None:
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    task_id = new_task(postgres_url)
+    r.xadd(streams["tasks_stream"], {"task_id": str(task_id)})
+    steps = eventually(lambda: r.xrange(streams["steps_stream"]))
+    assert steps[0][1] == {"task_id": str(task_id), "step_no": "0", "kind": "chat",
+                           "input": "hello", "session_id": "sess"}
+    assert task_row(postgres_url, task_id)["status"] == "running"
+
+    result = {"task_id": str(task_id), "step_no": "0", "status": "completed", "output": "answer", "error": ""}
+    r.xadd(streams["results_stream"], result)
+    eventually(lambda: task_row(postgres_url, task_id)["status"] == "completed")
+    row = task_row(postgres_url, task_id)
+    assert row["result"] == "answer" and row["error"] is None and row["completed_at"] is not None
+
+    # A duplicate delivery of the same result, or a late failure, changes nothing.
+    r.xadd(streams["results_stream"], {**result, "status": "failed", "output": "", "error": "late"})
+    r.xadd(streams["tasks_stream"], {"task_id": str(task_id)})
+    eventually(lambda: not any(g["pending"] or g["lag"] for s in (streams["results_stream"], streams["tasks_stream"])
+                               for g in r.xinfo_groups(s)))
+    assert task_row(postgres_url, task_id)["result"] == "answer"
+    assert len(r.xrange(streams["steps_stream"])) == 1
+    steps_rows = fetch(postgres_url, "SELECT status, output FROM steps WHERE task_id = $1", task_id)
+    assert steps_rows == [{"status": "completed", "output": "answer"}]
+
+
+def test_reconciler_republishes_committed_but_unpublished_tasks(
+        orchestrator: ServedApp, postgres_url: str, redis_url: str, streams: dict[str, str]) -> None:
+    task_id = new_task(postgres_url, published=False)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    steps = eventually(lambda: [f for _, f in r.xrange(streams["steps_stream"]) if f["task_id"] == str(task_id)])
+    assert len(steps) == 1
+    assert task_row(postgres_url, task_id)["published_at"] is not None
+
+
+def test_failed_step_fails_the_task_with_its_reason(
+        orchestrator: ServedApp, postgres_url: str, redis_url: str, streams: dict[str, str]) -> None:
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    task_id = new_task(postgres_url)
+    r.xadd(streams["tasks_stream"], {"task_id": str(task_id)})
+    eventually(lambda: task_row(postgres_url, task_id)["status"] == "running")
+    r.xadd(streams["results_stream"], {"task_id": str(task_id), "step_no": "0", "status": "failed",
+                                       "output": "", "error": "model unavailable"})
+    eventually(lambda: task_row(postgres_url, task_id)["status"] == "failed")
+    assert task_row(postgres_url, task_id)["error"] == "model unavailable"
