@@ -1,0 +1,141 @@
+"""End to end through the real CLI: `inv up`, tasks through the gateway, `inv status`, `inv down`.
+
+Runs under its own compose project and port, so a developer's running stack is left alone.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.support import free_port
+from tooling.images import ImagePlan
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+INV = str(Path(sys.executable).parent / "inv")
+PROJECT = f"stackyard-e2e-{uuid.uuid4().hex[:6]}"
+SESSIONS, TURNS = 4, 5
+
+
+def inv(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([INV, *args], cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def stack(stack_images: ImagePlan) -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = {"STACKYARD__COMPOSE__PROJECT_NAME": PROJECT}
+    started = time.monotonic()
+    up = inv("up", "--stage", "ci", "--port", str(port), "--json", env=env)
+    assert up.returncode == 0, f"inv up failed:\n{up.stderr}"
+    summary = json.loads(up.stdout)
+    print(f"\ninv up (images present): {time.monotonic() - started:.1f}s")
+    try:
+        yield {"url": summary["gateway_url"], "project": PROJECT, **env}
+    finally:
+        down = inv("down", "--stage", "ci", "--volumes", env=env)
+        assert down.returncode == 0, down.stderr
+
+
+def docker_ids(kind: str, project: str) -> list[str]:
+    argv = ["docker", kind, "ls", "--quiet", "--filter", f"label=com.docker.compose.project={project}"]
+    if kind == "container":
+        argv.insert(3, "--all")
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+
+
+def wait_done(client: httpx.Client, task_id: str, timeout: float = 30) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = client.get(f"/v1/tasks/{task_id}").json()
+        if view["status"] in ("completed", "failed"):
+            return view
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} not done after {timeout}s: {view}")
+
+
+def converse(url: str, session: str) -> list[dict[str, object]]:
+    """One session's turns, in order (each waits for the previous answer, as a chat client would)."""
+    views = []
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for turn in range(1, TURNS + 1):
+            accepted = client.post("/v1/tasks", json={"agent": "chat", "input": f"message {turn} of {session}",
+                                                      "session_id": session})
+            assert accepted.status_code == 202, accepted.text
+            views.append(wait_done(client, accepted.json()["id"]))
+    return views
+
+
+def test_twenty_tasks_complete_with_the_expected_answers_and_history(stack: dict[str, str]) -> None:
+    sessions = [f"e2e-{uuid.uuid4().hex[:8]}-{n}" for n in range(SESSIONS)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(SESSIONS) as pool:
+        results = dict(zip(sessions, pool.map(lambda s: converse(stack["url"], s), sessions), strict=True))
+    print(f"\n{SESSIONS * TURNS} tasks in {time.monotonic() - started:.1f}s")
+    for session, views in results.items():
+        assert [v["status"] for v in views] == ["completed"] * TURNS
+        expected = [f'Turn {turn}: you said "message {turn} of {session}".' for turn in range(1, TURNS + 1)]
+        assert [v["result"] for v in views] == expected
+        assert all(v["error"] is None and v["completed_at"] for v in views)
+        history = httpx.get(f"{stack['url']}/v1/sessions/{session}/messages").json()["messages"]
+        pairs = [(m["role"], m["content"]) for m in history]
+        assert pairs == [pair for turn in range(TURNS) for pair in
+                         (("user", f"message {turn + 1} of {session}"), ("assistant", expected[turn]))]
+
+
+def test_one_task_completes_within_five_seconds(stack: dict[str, str]) -> None:
+    with httpx.Client(base_url=stack["url"], timeout=10) as client:
+        started = time.monotonic()
+        task_id = client.post("/v1/tasks", json={"agent": "chat", "input": "quick"}).json()["id"]
+        view = wait_done(client, task_id, timeout=5)
+    assert view["status"] == "completed"
+    print(f"\none task: accepted to completed in {time.monotonic() - started:.2f}s")
+
+
+def test_bad_requests_get_json_4xx_through_the_published_port(stack: dict[str, str]) -> None:
+    with httpx.Client(base_url=stack["url"], timeout=10) as client:
+        for body, status in ((b"{", 400), (b'{"agent":"chat","input":""}', 422), (b'{"agent":"x","input":"a"}', 422)):
+            response = client.post("/v1/tasks", content=body, headers={"content-type": "application/json"})
+            assert response.status_code == status and "error" in response.json()
+        assert client.get(f"/v1/tasks/{uuid.uuid4()}").status_code == 404
+
+
+def test_status_reports_every_service_healthy(stack: dict[str, str]) -> None:
+    result = inv("status", "--stage", "ci", "--json", env={"STACKYARD__COMPOSE__PROJECT_NAME": stack["project"]})
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["service"] for r in rows} == {"postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway"}
+    assert all(r["state"] == "running" and r["health"] == "healthy" for r in rows)
+    gateway = next(r for r in rows if r["service"] == "gateway")
+    assert any(p.endswith("->8000/tcp") for p in gateway["ports"])
+
+
+def test_up_again_is_a_no_op(stack: dict[str, str]) -> None:
+    before = sorted(docker_ids("container", stack["project"]))
+    port = stack["url"].rsplit(":", 1)[1]
+    again = inv("up", "--stage", "ci", "--port", port, env={"STACKYARD__COMPOSE__PROJECT_NAME": stack["project"]})
+    assert again.returncode == 0, again.stderr
+    assert sorted(docker_ids("container", stack["project"])) == before, "containers were recreated"
+
+
+def test_down_with_volumes_leaves_nothing_behind(stack_images: ImagePlan) -> None:
+    project = f"stackyard-e2e-down-{uuid.uuid4().hex[:6]}"
+    env = {"STACKYARD__COMPOSE__PROJECT_NAME": project}
+    up = inv("up", "--stage", "ci", "--port", str(free_port()), env=env)
+    assert up.returncode == 0, up.stderr
+    assert docker_ids("container", project) and docker_ids("volume", project) and docker_ids("network", project)
+    down = inv("down", "--stage", "ci", "--volumes", env=env)
+    assert down.returncode == 0, down.stderr
+    assert (docker_ids("container", project), docker_ids("network", project), docker_ids("volume", project)) \
+        == ([], [], [])
