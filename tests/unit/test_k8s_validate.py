@@ -1,0 +1,180 @@
+"""`inv k8s.validate` as a test: every overlay passes, and each seeded mistake fails precisely.
+
+Real kustomize (the kubectl wheel), real schemas (kubernetes-validate, offline) and real checkov;
+a seeded mistake is a text edit in a copy of deploy/orchestration, rendered like the original.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tooling import config, images, k8s
+
+ROOT = Path(__file__).resolve().parents[2]
+TAG = "0123abc"
+
+
+def _configs() -> dict[str, config.StackConfig]:
+    return {overlay: config.load(overlay, ROOT / "envs", environ={}) for overlay in k8s.OVERLAYS}
+
+
+def _plans(configs: dict[str, config.StackConfig], tag: str = TAG) -> dict[str, images.ImagePlan]:
+    return {overlay: images.make_plan(cfg, ROOT, "upstream", tag=tag) for overlay, cfg in configs.items()}
+
+
+@pytest.fixture(scope="session")
+def report() -> k8s.Report:
+    configs = _configs()
+    return k8s.validate(ROOT / k8s.ORCHESTRATION, configs, _plans(configs), checkov=True)
+
+
+def test_every_overlay_and_combination_passes_all_checks(report: k8s.Report) -> None:
+    assert report.ok, k8s.summary(report)
+    labels = {r.label for r in report.renderings}
+    assert {"overlay kind", "overlay staging", "overlay production", "addons", "base",
+            *(f"base+{c}" for c in k8s.COMPONENT_DIRS)} <= labels
+    assert set(report.seconds) == {"render", "schemas", "semantic", "checkov"}
+
+
+def test_rendered_kind_overlay_carries_config_images_and_autoscalers(report: k8s.Report) -> None:
+    kind = next(r for r in report.renderings if r.label == "overlay kind")
+    by = {(o["kind"], o["metadata"]["name"]): o for o in kind.objects}
+    gateway = by[("Deployment", "gateway")]
+    assert "replicas" not in gateway["spec"]
+    assert gateway["spec"]["template"]["spec"]["containers"][0]["image"] == f"stackyard/gateway:{TAG}"
+    maps = {o["metadata"]["name"].rsplit("-", 1)[0]: o["data"] for o in kind.objects if o["kind"] == "ConfigMap"}
+    assert maps["stackyard-model"]["STACKYARD_FIRST_TOKEN_MS"] == "50.0"  # from envs/base.yaml
+    assert maps["stackyard-gateway"]["STACKYARD_STAGE"] == "kind"
+    assert maps["stackyard-gateway"]["STACKYARD_REQUIRE_API_KEY"] == "true"  # envs/kind.yaml
+    hpas = {o["metadata"]["name"]: o for o in kind.objects if o["kind"] == "HorizontalPodAutoscaler"}
+    assert set(hpas) == {"gateway", "memory", "model", "worker"}
+    assert hpas["worker"]["spec"]["metrics"][0]["object"]["metric"]["name"] == "stackyard_steps_backlog"
+    assert all(o["metadata"].get("namespace") == "stackyard" for o in kind.objects if o["kind"] != "Namespace")
+    service = by[("Service", "gateway")]
+    assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["nodePort"] == 30080
+
+
+def test_overlays_differ_only_where_declared(report: k8s.Report) -> None:
+    production = next(r for r in report.renderings if r.label == "overlay production")
+    hpas = {o["metadata"]["name"]: o["spec"] for o in production.objects if o["kind"] == "HorizontalPodAutoscaler"}
+    assert all(spec["minReplicas"] == 2 for spec in hpas.values())
+    assert all(spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300 for spec in hpas.values())
+
+
+# --- seeded mistakes ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    copy = tmp_path / "orchestration"
+    shutil.copytree(ROOT / k8s.ORCHESTRATION, copy)
+    return copy
+
+
+def seed(tree: Path, relative: str, old: str, new: str) -> None:
+    path = tree / relative
+    text = path.read_text()
+    assert text.count(old) == 1, f"seed text not unique in {relative}: {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+def problems(tree: Path, tag: str = TAG) -> list[str]:
+    configs = _configs()
+    rendering = k8s.render(tree, "kind", configs["kind"], _plans(configs, tag)["kind"])
+    addons = k8s.render_addons(tree)
+    found = k8s.schema_problems(rendering) + k8s.schema_problems(addons)
+    found += k8s.semantic_problems(rendering, k8s.adapter_metrics(addons)) + k8s.semantic_problems(addons)
+    return [str(p) for p in found]
+
+
+def test_the_unseeded_copy_is_clean(tree: Path) -> None:
+    assert problems(tree) == []
+
+
+def test_selector_typo(tree: Path) -> None:
+    seed(tree, "base/gateway.yaml", "selector: {app.kubernetes.io/name: gateway}",
+         "selector: {app.kubernetes.io/name: gatway}")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Service/gateway: selector app.kubernetes.io/name=gatway matches no pod template "
+        "in this namespace (pods here are app.kubernetes.io/name=gateway, memory, model, orchestrator, postgres, "
+        "redis, worker)"]
+
+
+def test_hpa_on_a_deployment_with_replicas(tree: Path) -> None:
+    seed(tree, "base/gateway.yaml", "spec:\n  revisionHistoryLimit: 5", "spec:\n  replicas: 3\n  revisionHistoryLimit: 5")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Deployment/gateway: sets spec.replicas (3) but HorizontalPodAutoscaler/gateway "
+        "manages its replica count: remove spec.replicas (every apply would reset the HPA's choice)"]
+
+
+def test_container_without_cpu_request_under_a_utilization_hpa(tree: Path) -> None:
+    seed(tree, "base/model.yaml", "requests: {cpu: 200m, memory: 128Mi}", "requests: {memory: 128Mi}")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Deployment/model: container model has no cpu request, which "
+        "HorizontalPodAutoscaler/model's cpu Utilization target needs (without it the HPA cannot compute "
+        "utilization and never scales)"]
+
+
+def test_probe_on_a_wrong_port(tree: Path) -> None:
+    seed(tree, "base/gateway.yaml", "httpGet: {path: /readyz, port: http}", "httpGet: {path: /readyz, port: 8080}")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Deployment/gateway: container gateway: readinessProbe port 8080 is no port of "
+        "the container (it exposes http=8000)"]
+
+
+def test_unknown_field(tree: Path) -> None:
+    seed(tree, "base/worker.yaml", "          imagePullPolicy: IfNotPresent\n",
+         "          imagePullPolicy: IfNotPresent\n          resource:\n            requests: {cpu: 100m}\n")
+    assert problems(tree) == [
+        "[schema] overlay kind: Deployment/worker: spec.template.spec.containers[0]: Additional properties are "
+        "not allowed ('resource' was unexpected) (Kubernetes 1.36.1 schema, strict)"]
+
+
+def test_probe_on_a_path_the_services_do_not_serve(tree: Path) -> None:
+    seed(tree, "base/memory.yaml", "httpGet: {path: /readyz, port: http}", "httpGet: {path: /ready, port: http}")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Deployment/memory: container memory: readinessProbe path /ready is not served "
+        "(the services serve /healthz, /metrics, /readyz)"]
+
+
+def test_config_key_that_is_no_setting(tree: Path) -> None:
+    seed(tree, "base/kustomization.yaml", "      - STACKYARD_MODEL_URL=http://model:8000\n",
+         "      - STACKYARD_MODEL_ULR=http://model:8000\n")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Deployment/worker: container worker gets STACKYARD_MODEL_ULR, which is no "
+        "setting of WorkerSettings (services/stackyard/common/settings.py): a typo, or a key the service ignores",
+        "[semantic] overlay kind: Deployment/worker: container worker: STACKYARD_MODEL_URL: Field required "
+        "(as WorkerSettings reads the rendered environment)"]
+
+
+def test_grace_period_shorter_than_the_drain(tree: Path) -> None:
+    seed(tree, "base/worker.yaml", "terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 30")
+    assert problems(tree) == [
+        "[semantic] overlay kind: Deployment/worker: terminationGracePeriodSeconds 30 is shorter than preStop 5s + "
+        "STACKYARD_DRAIN_SECONDS 35s + 5s: in-flight work would be killed; raise it to 45"]
+
+
+def test_latest_and_unpinned_images(tree: Path) -> None:
+    seed(tree, "addons/prometheus/prometheus.yaml", "prometheus/prometheus:v3.5.0", "prometheus/prometheus:v3.6.0")
+    found = problems(tree, tag="latest")
+    assert ("[semantic] addons: Deployment/prometheus: container prometheus uses quay.io/prometheus/prometheus:v3.6.0, "
+            "which the project neither builds nor pins") in "\n".join(found)
+    latest = [p for p in found if ":latest" in p]
+    assert len(latest) == 5  # the five service images; redis and postgres are pinned upstream tags
+    assert any("Deployment/gateway: container gateway uses stackyard/gateway:latest" in p for p in latest)
+
+
+def test_custom_metric_no_adapter_rule_serves(tree: Path) -> None:
+    seed(tree, "addons/prometheus-adapter/config.yaml", "as: stackyard_steps_backlog", "as: stackyard_step_backlog")
+    assert problems(tree) == [
+        "[semantic] overlay kind: HorizontalPodAutoscaler/worker: custom metric stackyard_steps_backlog is served by "
+        "no prometheus-adapter rule (addons/prometheus-adapter/config.yaml serves: stackyard_step_backlog)"]
+
+
+def test_checkov_policy_failure_is_reported_with_the_check(tree: Path) -> None:
+    seed(tree, "base/model.yaml", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true")
+    configs = _configs()
+    rendering = k8s.render(tree, "kind", configs["kind"], _plans(configs)["kind"])
+    found = [str(p) for p in k8s.checkov_problems([rendering], tree / "checkov.yaml")]
+    assert any(p.startswith("[checkov] overlay kind: Deployment/model: CKV_K8S_20:") for p in found), found
