@@ -153,7 +153,7 @@ def find_kind(root: Path, *, download: bool = True) -> Path:
     if not download:
         found = f" (found {on_path}, which is not {KIND_VERSION})" if on_path else ""
         raise StackyardError(f"kind {KIND_VERSION} is not installed{found}",
-                             f"install it (https://kind.sigs.k8s.io/docs/user/quick-start/) or let `inv cluster` "
+                             "install it (https://kind.sigs.k8s.io/docs/user/quick-start/) or let `inv cluster` "
                              "download it where GitHub is reachable; or set STACKYARD_KIND=/path/to/kind")
     if on_path:
         progress.say(f"  {on_path} is not kind {KIND_VERSION}: downloading the pinned release")
@@ -356,7 +356,8 @@ def status(root: Path, tools: Tools, name: str = CLUSTER_NAME) -> ClusterStatus:
         result.autoscalers.append({
             "name": item["metadata"]["name"], "current": int(st.get("currentReplicas") or 0),
             "desired": int(st.get("desiredReplicas") or 0), "min": int(spec.get("minReplicas") or 1),
-            "max": int(spec.get("maxReplicas") or 0), "metrics": [_metric_text(m) for m in st.get("currentMetrics") or []],
+            "max": int(spec.get("maxReplicas") or 0),
+            "metrics": [_metric_text(m) for m in st.get("currentMetrics") or []],
         })
     return result
 
@@ -378,8 +379,9 @@ def table(result: ClusterStatus) -> str:
     lines = [f"{'WORKLOAD':<28} READY"]
     lines += [f"{w['kind'].lower() + '/' + w['name']:<28} {w['ready']}/{w['replicas']}" for w in result.workloads]
     lines += ["", f"{'HPA':<14} {'REPLICAS':<10} {'MIN-MAX':<8} METRICS"]
-    lines += [f"{h['name']:<14} {str(h['current']) + '→' + str(h['desired']):<10} {str(h['min']) + '-' + str(h['max']):<8} "
-              f"{', '.join(h['metrics']) or '<unknown>'}" for h in result.autoscalers]
+    for h in result.autoscalers:
+        replicas, bounds = f"{h['current']}→{h['desired']}", f"{h['min']}-{h['max']}"
+        lines.append(f"{h['name']:<14} {replicas:<10} {bounds:<8} {', '.join(h['metrics']) or '<unknown>'}")
     return "\n".join(lines)
 
 

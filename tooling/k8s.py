@@ -470,7 +470,8 @@ class _Checker:
             annotated = ((service.get("metadata") or {}).get("annotations") or {}).get("prometheus.io/port")
             if annotated is not None and str(annotated) not in ports | {
                     str(p.get("targetPort")) for p in spec.get("ports") or []}:
-                self.add(service, f"prometheus.io/port {annotated} is no port of this Service ({', '.join(sorted(ports))})")
+                self.add(service, f"prometheus.io/port {annotated} is no port of this Service "
+                                  f"({', '.join(sorted(ports))})")
 
     # HPAs point at something that exists, leave its replicas alone and can compute their metric.
     def autoscalers(self) -> None:
@@ -529,7 +530,8 @@ class _Checker:
             namespace = (policy.get("metadata") or {}).get("namespace")
             selector = (policy.get("spec") or {}).get("podSelector") or {}
             if selector and not any(_selector_matches(selector, _pod_labels(w)) for w in self.workloads(namespace)):
-                self.add(policy, f"podSelector {_fmt_labels(selector.get('matchLabels') or {})} matches no pod template")
+                self.add(policy, f"podSelector {_fmt_labels(selector.get('matchLabels') or {})} "
+                                 "matches no pod template")
 
     # Containers: images, probes against real ports and paths, configuration against settings.
     def containers(self, workload: dict[str, Any]) -> None:

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 KIND = "/opt/kind"
 READY_HPAS = {"items": [
     {"metadata": {"name": name}, "spec": {"metrics": [{}], "minReplicas": 1, "maxReplicas": 3},
-     "status": {"currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 4}}}],
-                "conditions": [{"type": "ScalingActive", "status": "True"}], "currentReplicas": 1, "desiredReplicas": 1}}
+     "status": {"currentMetrics": [{"type": "Resource",
+                                    "resource": {"name": "cpu", "current": {"averageUtilization": 4}}}],
+                "conditions": [{"type": "ScalingActive", "status": "True"}],
+                "currentReplicas": 1, "desiredReplicas": 1}}
     for name in ("gateway", "memory", "model", "worker")]}
 
 
@@ -125,7 +127,8 @@ def test_up_creates_the_cluster_then_loads_installs_applies_and_waits_in_order(f
     assert [runner.calls[i][runner.calls[i].index("status") + 1] for i in rollouts[:3]] == [
         "deployment/metrics-server", "deployment/prometheus", "deployment/prometheus-adapter"]
     stack_rollouts = {runner.calls[i][runner.calls[i].index("status") + 1] for i in rollouts[3:]}
-    assert stack_rollouts == {f"deployment/{c}" for c in k8s.APP_COMPONENTS} | {"statefulset/redis", "statefulset/postgres"}
+    expected = {f"deployment/{c}" for c in k8s.APP_COMPONENTS} | {"statefulset/redis", "statefulset/postgres"}
+    assert stack_rollouts == expected
     assert applies[2] < rollouts[3]
     assert any("top" in c for c in runner.calls[rollouts[-1]:])
     rendering = [c for c in runner.calls if c[1] == "kustomize"]
@@ -228,7 +231,8 @@ def test_preflight_without_a_node_image_fails_fast_naming_it(fake: Any, setup: A
         if argv[:3] == ["docker", "image", "inspect"]:
             return CommandError(argv, 1, "Error: No such image")
         if argv[:2] == ["docker", "pull"]:
-            return CommandError(argv, 1, 'Error response from daemon: Get "https://registry-1.docker.io/v2/": no such host')
+            return CommandError(argv, 1, 'Error response from daemon: Get "https://registry-1.docker.io/v2/": '
+                                         "no such host")
         return None
 
     runner = fake(fail=no_registry)

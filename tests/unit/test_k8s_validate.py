@@ -102,7 +102,8 @@ def test_selector_typo(tree: Path) -> None:
 
 
 def test_hpa_on_a_deployment_with_replicas(tree: Path) -> None:
-    seed(tree, "base/gateway.yaml", "spec:\n  revisionHistoryLimit: 5", "spec:\n  replicas: 3\n  revisionHistoryLimit: 5")
+    seed(tree, "base/gateway.yaml", "spec:\n  revisionHistoryLimit: 5",
+         "spec:\n  replicas: 3\n  revisionHistoryLimit: 5")
     assert problems(tree) == [
         "[semantic] overlay kind: Deployment/gateway: sets spec.replicas (3) but HorizontalPodAutoscaler/gateway "
         "manages its replica count: remove spec.replicas (every apply would reset the HPA's choice)"]
