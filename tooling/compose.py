@@ -20,6 +20,8 @@ from tooling.errors import StackyardError
 from tooling.images import ImagePlan
 
 COMPOSE_FILE = "docker-compose.yml"
+# Extra compose files layered on the main one (each adds services, e.g. behind a profile).
+EXTRA_COMPOSE_FILES: list[str] = []
 SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway")
 
 
@@ -35,14 +37,14 @@ class ServiceState:
 def compose_env(config: StackConfig, secrets: Secrets, plan: ImagePlan) -> dict[str, str]:
     pg = config.postgres
     password = quote(secrets.postgres_password, safe="")
+    infra_images = {f"STACKYARD_{name.upper()}_IMAGE": ref for name, ref in plan.infra.items()}
     return {
+        **infra_images,
         "STACKYARD_PROJECT": config.compose.project_name,
         "STACKYARD_STAGE": config.stage,
         "STACKYARD_LOG_LEVEL": config.log_level,
         "STACKYARD_REPOSITORY": config.images.repository,
         "STACKYARD_TAG": plan.tag,
-        "STACKYARD_POSTGRES_IMAGE": plan.postgres,
-        "STACKYARD_REDIS_IMAGE": plan.redis,
         "STACKYARD_POSTGRES_USER": pg.user,
         "STACKYARD_POSTGRES_DB": pg.database,
         "STACKYARD_POSTGRES_PASSWORD": secrets.postgres_password,
@@ -52,6 +54,7 @@ def compose_env(config: StackConfig, secrets: Secrets, plan: ImagePlan) -> dict[
         "STACKYARD_MODEL_TOKENS_PER_SECOND": str(config.model.tokens_per_second),
         "STACKYARD_WORKER_CONCURRENCY": str(config.worker.concurrency),
         "STACKYARD_WORKER_REPLICAS": str(config.worker.replicas),
+        "STACKYARD_WORKER_FAILURE_RATE": str(config.worker.failure_rate),
         "STACKYARD_GATEWAY_PORT": str(config.gateway.port),
         "STACKYARD_REQUIRE_API_KEY": "true" if config.gateway.require_api_key else "false",
         "STACKYARD_API_KEYS_JSON": json.dumps(list(secrets.api_keys)),
@@ -76,7 +79,8 @@ def write_env_file(path: Path, env: dict[str, str]) -> Path:
 
 
 def client(root: Path, config: StackConfig, env_file: Path | None = None) -> DockerClient:
-    return docker_cli.client(compose_files=[root / COMPOSE_FILE], env_file=env_file,
+    files = [root / COMPOSE_FILE, *(root / extra for extra in EXTRA_COMPOSE_FILES)]
+    return docker_cli.client(compose_files=files, env_file=env_file,
                              project=config.compose.project_name)
 
 

@@ -60,6 +60,7 @@ class ModelConfig(Strict):
 class WorkerConfig(Strict):
     replicas: int = Field(1, ge=1, le=64)
     concurrency: int = Field(8, ge=1, le=256)
+    failure_rate: float = Field(0.0, ge=0.0, le=1.0)  # fault injection: share of steps that fail
 
 
 class ComposeConfig(Strict):

@@ -34,6 +34,8 @@ COMPONENTS = ("gateway", "orchestrator", "worker", "memory", "model")
 BUILD_INPUTS = ["services/stackyard", "services/pyproject.toml", "deploy/docker"]
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 SERVICE_DOCKERFILE = "deploy/docker/service.Dockerfile"
+# Infrastructure images: in bootstrap mode built from these files (the first is the Dockerfile;
+# all of them key the tag); in upstream mode pulled by the same name from config images.upstream.
 INFRA_DOCKERFILES = {
     "redis": ["deploy/docker/redis.Dockerfile"],
     "postgres": ["deploy/docker/postgres.Dockerfile", "deploy/docker/postgres-entrypoint.sh"],
@@ -46,12 +48,19 @@ class ImagePlan:
     source: str
     tag: str
     base: str
-    redis: str
-    postgres: str
+    infra: dict[str, str]
     services: dict[str, str]
 
+    @property
+    def redis(self) -> str:
+        return self.infra["redis"]
+
+    @property
+    def postgres(self) -> str:
+        return self.infra["postgres"]
+
     def all(self) -> list[str]:
-        return [self.base, self.redis, self.postgres, *self.services.values()]
+        return [self.base, *self.infra.values(), *self.services.values()]
 
 
 def digest(*parts: bytes) -> str:
@@ -113,10 +122,10 @@ def make_plan(config: StackConfig, root: Path, source: str, tag: str | None = No
     services = {c: f"{config.images.repository}/{c}:{tag}" for c in COMPONENTS}
     if source == "upstream":
         up = config.images.upstream
-        return ImagePlan("upstream", tag, up.python, up.redis, up.postgres, services)
+        return ImagePlan("upstream", tag, up.python, {n: getattr(up, n) for n in INFRA_DOCKERFILES}, services)
     base = base_ref(config)
-    return ImagePlan("bootstrap", tag, base, infra_ref(config, root, "redis", base),
-                     infra_ref(config, root, "postgres", base), services)
+    return ImagePlan("bootstrap", tag, base, {n: infra_ref(config, root, n, base) for n in INFRA_DOCKERFILES},
+                     services)
 
 
 def resolve_source(config: StackConfig, docker: DockerClient, root: Path) -> str:
@@ -126,7 +135,7 @@ def resolve_source(config: StackConfig, docker: DockerClient, root: Path) -> str
     if docker.image.exists(bootstrap.base):
         return "bootstrap"
     upstream = config.images.upstream
-    if all(docker.image.exists(ref) for ref in (upstream.python, upstream.redis, upstream.postgres)):
+    if all(docker.image.exists(getattr(upstream, n)) for n in ("python", *INFRA_DOCKERFILES)):
         return "upstream"
     try:
         run(["docker", "pull", "--quiet", upstream.python], timeout=PULL_TIMEOUT)
@@ -223,7 +232,7 @@ def ensure_base(plan: ImagePlan, config: StackConfig, docker: DockerClient, root
     if plan.source == "bootstrap":
         bootstrap_base(config, docker, root, plan.base)
         return
-    for ref in (plan.base, plan.redis, plan.postgres):
+    for ref in (plan.base, *plan.infra.values()):
         if not docker.image.exists(ref):
             with progress.step(f"pulling {ref}"):
                 try:
@@ -248,8 +257,7 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False) -> 
     plan = make_plan(config, root, resolve_source(config, docker, root))
     ensure_base(plan, config, docker, root)
     if plan.source == "bootstrap":
-        for name in ("redis", "postgres"):
-            ref = getattr(plan, name)
+        for name, ref in plan.infra.items():
             if rebuild or not docker.image.exists(ref):
                 with progress.step(f"building {ref} from Debian's package"):
                     _build(docker, root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})

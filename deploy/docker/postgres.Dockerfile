@@ -2,7 +2,11 @@
 # Same interface as the upstream image: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, PGDATA.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-RUN apt-get update \
+# uid/gid 999 as in the upstream image, so Kubernetes' runAsUser: 999 matches a real account;
+# the package's postinst reuses an existing account.
+RUN echo 'postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/bash' >> /etc/passwd \
+ && echo 'postgres:x:999:' >> /etc/group \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /var/lib/postgresql/data /var/run/postgresql \

@@ -1,7 +1,11 @@
 # Redis from Debian's package, for sites where no registry answers (images.source: bootstrap).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-RUN apt-get update \
+# uid/gid 999 as in the upstream image, so Kubernetes' runAsUser: 999 matches a real account;
+# the package's postinst reuses an existing account.
+RUN echo 'redis:x:999:999:Redis:/var/lib/redis:/usr/sbin/nologin' >> /etc/passwd \
+ && echo 'redis:x:999:' >> /etc/group \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /data && chown redis:redis /data

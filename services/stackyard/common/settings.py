@@ -7,7 +7,7 @@ outside the dev stages a missing secret is a startup error, not a silent fallbac
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Stage = Literal["dev", "ci", "test", "kind", "staging", "production"]
@@ -76,6 +76,8 @@ class WorkerSettings(StreamSettings):
     model_api_key: str = ""
     concurrency: int = 8
     request_timeout_seconds: float = 30.0
+    # Fault injection for load and failure tests: this share of steps fails (task → failed).
+    failure_rate: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class MemorySettings(DatabaseSettings):

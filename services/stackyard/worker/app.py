@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,10 @@ class Worker:
         )
         if step.kind != "chat":
             await self.publish(step, "failed", error=f"no agent named {step.kind!r}")
+            return
+        if self.settings.failure_rate and random.random() < self.settings.failure_rate:
+            STEP_FAILURES.labels(step.kind).inc()
+            await self.publish(step, "failed", error="injected failure (worker.failure_rate)")
             return
         with STEP_DURATION.labels(step.kind).time():
             try:
