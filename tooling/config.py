@@ -73,6 +73,67 @@ class PostgresConfig(Strict):
     database: str = "stackyard"
 
 
+class LoadProfile(Strict):
+    users: int = Field(ge=1, le=10_000)
+    spawn_rate: float = Field(gt=0)
+    duration_seconds: int = Field(ge=1, le=86_400)
+    min_tasks_per_second: float = Field(0.0, ge=0)  # throughput SLO of this profile (completed tasks/s)
+
+
+class LoadProfiles(Strict):
+    smoke: LoadProfile = LoadProfile(users=5, spawn_rate=5, duration_seconds=20, min_tasks_per_second=1)
+    step: LoadProfile = LoadProfile(users=30, spawn_rate=5, duration_seconds=210, min_tasks_per_second=2)
+    spike: LoadProfile = LoadProfile(users=40, spawn_rate=5, duration_seconds=120, min_tasks_per_second=2)
+    soak: LoadProfile = LoadProfile(users=10, spawn_rate=2, duration_seconds=1800, min_tasks_per_second=2)
+
+
+class LoadSlo(Strict):
+    accept_p50_ms: float = Field(100.0, gt=0)  # POST /v1/tasks answered (202)
+    accept_p95_ms: float = Field(300.0, gt=0)
+    accept_p99_ms: float = Field(1000.0, gt=0)
+    completion_p95_ms: float = Field(1000.0, gt=0)  # submit → completed, as the client sees it
+    max_error_rate: float = Field(0.01, ge=0, le=1)  # of HTTP requests, and of tasks, each
+
+
+class ScalingSlo(Strict):
+    """Cluster runs: `component` reaches `min_replicas` within the first seconds of load, and is back
+    at its HPA minimum within `scale_in_within_seconds` of the load ending."""
+    component: str = "worker"
+    min_replicas: int = Field(2, ge=1)
+    scale_out_within_seconds: float = Field(180.0, gt=0)
+    scale_in_within_seconds: float = Field(420.0, gt=0)
+
+
+class ScalingRun(Strict):
+    """`inv loadtest.scaling` on compose: I/O-bound agents (few model calls in flight per worker, a
+    slow model), so completed tasks/s measures how work spreads over workers, not this machine's CPU."""
+    worker_concurrency: int = Field(2, ge=1, le=256)
+    model_first_token_ms: float = Field(500.0, ge=0)
+    users: int = Field(16, ge=1, le=1000)
+    duration_seconds: int = Field(30, ge=5)
+    warmup_seconds: int = Field(8, ge=0)
+    poll_interval_seconds: float = Field(0.5, gt=0)
+
+
+class CapacityPlanning(Strict):
+    target_utilization: float = Field(0.7, gt=0, le=1)  # HPA targets and sizing leave this much room
+    headroom: float = Field(1.5, ge=1)  # maxReplicas = needed × headroom
+    staging_share: float = Field(0.25, gt=0, le=1)  # staging is sized for this share of the target load
+    production_min_replicas: int = Field(2, ge=1)
+
+
+class LoadtestConfig(Strict):
+    profiles: LoadProfiles = LoadProfiles()
+    slo: LoadSlo = LoadSlo()
+    poll_interval_seconds: float = Field(0.1, gt=0)
+    task_timeout_seconds: float = Field(60.0, gt=0)
+    sample_interval_seconds: float = Field(5.0, gt=0)
+    generator_cpu_limit: float = Field(0.9, gt=0, le=1)  # share of one core: above it, locust is the bottleneck
+    scaling_slo: ScalingSlo = ScalingSlo()
+    scaling_run: ScalingRun = ScalingRun()
+    capacity: CapacityPlanning = CapacityPlanning()
+
+
 class StackConfig(Strict):
     stage: Literal["dev", "ci", "kind", "staging", "production"]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -82,6 +143,7 @@ class StackConfig(Strict):
     worker: WorkerConfig = WorkerConfig()
     compose: ComposeConfig = ComposeConfig()
     postgres: PostgresConfig = PostgresConfig()
+    loadtest: LoadtestConfig = LoadtestConfig()
 
 
 class Secrets(BaseModel):
