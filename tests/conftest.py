@@ -36,6 +36,12 @@ def ci_config() -> config.StackConfig:
 
 
 @pytest.fixture(scope="session")
+def infra_images(docker_engine: None, ci_config: config.StackConfig) -> images.ImagePlan:
+    """Base and infrastructure images only (Postgres, Redis): what in-process service tests need."""
+    return images.ensure_images(ci_config, ROOT, services=False)
+
+
+@pytest.fixture(scope="session")
 def stack_images(docker_engine: None, ci_config: config.StackConfig) -> images.ImagePlan:
     """The project's own images for this tree, built (or bootstrapped) on first use."""
     return images.ensure_images(ci_config, ROOT)

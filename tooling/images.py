@@ -250,8 +250,10 @@ def _build(docker: DockerClient, root: Path, dockerfile: str, ref: str, build_ar
         raise docker_cli.explain(error, f"building {ref}") from error
 
 
-def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False) -> ImagePlan:
-    """Build (or pull) every image the stack needs that is not present; return the plan."""
+def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, services: bool = True) -> ImagePlan:
+    """Build (or pull) every image the stack needs that is not present; return the plan.
+
+    `services=False` stops after the base and infrastructure images."""
     docker = docker_cli.client()
     os.environ.update(docker_cli.buildkit_env())
     plan = make_plan(config, root, resolve_source(config, docker, root))
@@ -261,6 +263,8 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False) -> 
             if rebuild or not docker.image.exists(ref):
                 with progress.step(f"building {ref} from Debian's package"):
                     _build(docker, root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
+    if not services:
+        return plan
     missing = [c for c, ref in plan.services.items() if rebuild or not docker.image.exists(ref)]
     if missing:
         arch = docker.system.info().architecture or platform.machine()

@@ -29,8 +29,8 @@ def _wait(what: str, probe: Any, timeout: float = 60) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(stack_images: ImagePlan) -> Iterator[str]:
-    container = (DockerContainer(stack_images.postgres)
+def postgres_url(infra_images: ImagePlan) -> Iterator[str]:
+    container = (DockerContainer(infra_images.postgres)
                  .with_env("POSTGRES_USER", "stackyard").with_env("POSTGRES_DB", "stackyard")
                  .with_env("POSTGRES_PASSWORD", PG_PASSWORD).with_exposed_ports(5432))
     with container:
@@ -48,8 +48,8 @@ def postgres_url(stack_images: ImagePlan) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(stack_images: ImagePlan) -> Iterator[str]:
-    container = (DockerContainer(stack_images.redis)
+def redis_url(infra_images: ImagePlan) -> Iterator[str]:
+    container = (DockerContainer(infra_images.redis)
                  .with_command("redis-server --appendonly yes --dir /data --protected-mode no")
                  .with_exposed_ports(6379))
     with container:

@@ -38,8 +38,10 @@ class StreamSettings(ServiceSettings):
     steps_stream: str = "stackyard:steps"
     results_stream: str = "stackyard:step-results"
     dead_letter_stream: str = "stackyard:dead-letter"
-    # A pending entry idle this long belongs to a consumer presumed dead and is reclaimed.
-    claim_idle_ms: int = 30_000
+    events_prefix: str = "stackyard:events:"
+    # A pending entry idle this long belongs to a consumer presumed dead (or its handler failed)
+    # and is delivered again; each further retry waits twice as long (exponential backoff).
+    claim_idle_ms: int = 15_000
     max_deliveries: int = 5
 
 
@@ -49,7 +51,11 @@ class GatewaySettings(DatabaseSettings, StreamSettings):
     require_api_key: bool = True
     max_body_bytes: int = 1_048_576
     max_input_chars: int = 32_000
-    agents: list[str] = ["chat"]
+    agents: list[str] = ["chat", "planner"]
+    # Backpressure: above this many undelivered + unacknowledged entries, new tasks get 429.
+    max_backlog: int = 5_000
+    # Requests per second per API key (or client address without keys); 0 = unlimited.
+    rate_limit_per_second: int = 0
 
     @model_validator(mode="after")
     def keys_outside_dev(self) -> "GatewaySettings":
@@ -67,6 +73,8 @@ class OrchestratorSettings(DatabaseSettings, StreamSettings):
     # Committed tasks older than this and still unpublished are republished by the reconciler.
     republish_after_seconds: float = 5.0
     reconcile_interval_seconds: float = 2.0
+    # A task not finished this long after acceptance is failed ("timed out").
+    task_timeout_seconds: float = 300.0
 
 
 class WorkerSettings(StreamSettings):
@@ -76,8 +84,17 @@ class WorkerSettings(StreamSettings):
     model_api_key: str = ""
     concurrency: int = 8
     request_timeout_seconds: float = 30.0
+    step_timeout_seconds: float = 60.0
     # Fault injection for load and failure tests: this share of steps fails (task → failed).
     failure_rate: float = Field(0.0, ge=0.0, le=1.0)
+    # Fault injection: a step whose input contains this text always raises (a poison message).
+    poison_input: str = ""
+
+    @model_validator(mode="after")
+    def faults_only_in_dev(self) -> "WorkerSettings":
+        if (self.failure_rate or self.poison_input) and self.stage not in DEV_STAGES:
+            raise ValueError(f"fault injection is for {DEV_STAGES} only, not {self.stage!r}")
+        return self
 
 
 class MemorySettings(DatabaseSettings):
@@ -89,3 +106,5 @@ class ModelSettings(ServiceSettings):
     # Simulated LLM: time to first token, then a steady token rate.
     first_token_ms: float = 50.0
     tokens_per_second: float = 200.0
+    # CPU burnt per generated token, to make the model scale on CPU like a real one.
+    cpu_ms_per_token: float = 0.0

@@ -2,8 +2,9 @@
 
 New entries are read with XREADGROUP and acknowledged only after the handler succeeded, so a
 crash leaves them pending. Entries pending longer than `claim_idle_ms` (their consumer is
-presumed dead, or the handler failed) are claimed again; one delivered `max_deliveries` times
-is a poison message: it goes to the dead-letter stream and `on_dead` decides what that means.
+presumed dead, or the handler failed) are claimed again, each retry waiting twice as long as the
+one before (capped); an entry delivered `max_deliveries` times is a poison message: it goes to
+the dead-letter stream and `on_dead` decides what that means.
 """
 
 import asyncio
@@ -13,11 +14,14 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
+from prometheus_client import Counter
 from redis.exceptions import ResponseError
 
 from stackyard.common.logs import log, task_id_var
 
 logger = logging.getLogger("stackyard.streams")
+DEAD_LETTERS = Counter("stackyard_dead_letters_total", "Entries moved to the dead-letter stream", ["stream"])
+MAX_BACKOFF_FACTOR = 8
 
 Fields = dict[str, str]
 Handler = Callable[[Fields], Awaitable[None]]
@@ -118,6 +122,9 @@ class StreamConsumer:
         )
         handled = 0
         for item in pending:
+            factor = min(2 ** (item["times_delivered"] - 1), MAX_BACKOFF_FACTOR)
+            if item["time_since_delivered"] < self.claim_idle_ms * factor:
+                continue  # backing off before the next retry
             entry_id = item["message_id"]
             claimed = await self.client.xclaim(
                 self.stream, self.group, self.name, self.claim_idle_ms, [entry_id]
@@ -141,6 +148,7 @@ class StreamConsumer:
         )
         await self.on_dead(fields, reason)
         await self.client.xack(self.stream, self.group, entry_id)
+        DEAD_LETTERS.labels(self.stream).inc()
         log(logger, logging.ERROR, "dead-lettered", stream=self.stream, entry=entry_id, reason=reason)
 
     async def drain(self, timeout_seconds: float) -> None:

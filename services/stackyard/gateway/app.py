@@ -2,74 +2,54 @@
 
 A task exists once its row is committed. If the publish to Redis fails afterwards the client
 still gets 202: the orchestrator's reconciler republishes rows that were never published.
+Postgres down → 503 (nothing accepted that could be lost); backlog too deep → 429.
 """
 
+import hashlib
 import hmac
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import asyncpg
 import httpx
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI, HTTPException, Path, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi.responses import StreamingResponse
 from prometheus_client import Counter
-from pydantic import BaseModel, Field, field_validator
 
+from stackyard.common import events
 from stackyard.common.deps import apply_schema, connect_postgres, connect_redis
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
 from stackyard.common.settings import GatewaySettings as Settings
+from stackyard.gateway import limits
+from stackyard.gateway.models import (
+    ERRORS, SESSION_PATTERN, SessionHistory, StepView, TaskAccepted, TaskRequest, TaskView,
+)
 
 logger = logging.getLogger("stackyard.gateway")
 TASKS_ACCEPTED = Counter("stackyard_tasks_accepted_total", "Tasks accepted by the gateway", ["agent"])
+TASKS_REJECTED = Counter("stackyard_tasks_rejected_total", "Task submissions refused", ["reason"])
 PUBLISH_FAILURES = Counter("stackyard_publish_failures_total", "Task publishes left to the reconciler")
 
-SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 TaskId = Annotated[uuid.UUID, Path(description="task id returned by POST /v1/tasks")]
 SessionId = Annotated[str, Path(pattern=SESSION_PATTERN)]
+DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                 asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, TimeoutError)
+SSE_KEEPALIVE_SECONDS = 15
 
 
-class TaskRequest(BaseModel):
-    agent: str = Field(description="which agent runs the task, e.g. 'chat'")
-    input: str = Field(description="the user's text")
-    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN)
-
-
-class TaskAccepted(BaseModel):
-    id: uuid.UUID
-    status: Literal["queued"]
-    session_id: str
-
-
-class TaskView(BaseModel):
-    id: uuid.UUID
-    agent: str
-    session_id: str
-    status: Literal["queued", "running", "completed", "failed"]
-    result: str | None
-    error: str | None
-    created_at: datetime
-    completed_at: datetime | None
-
-
-class SessionMessage(BaseModel):
-    role: str
-    content: str
-    task_id: str | None
-    created_at: datetime
-
-
-class SessionHistory(BaseModel):
-    session_id: str
-    messages: list[SessionMessage]
+def unavailable(what: str, error: BaseException) -> HTTPException:
+    return HTTPException(503, f"{what} unavailable, retry later ({type(error).__name__})",
+                         headers={"Retry-After": "5"})
 
 
 def build_app(settings: Settings) -> FastAPI:
-    state: dict[str, object] = {}
+    state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,22 +57,22 @@ def build_app(settings: Settings) -> FastAPI:
             settings.database_url, settings.database_pool_size, settings.startup_timeout_seconds
         )
         await apply_schema(pool, "schema_tasks.sql")
-        state["pool"] = pool
-        state["redis"] = await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
-        state["http"] = httpx.AsyncClient(base_url=settings.memory_url, timeout=10)
+        client = await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
+        state.update(pool=pool, redis=client, http=httpx.AsyncClient(base_url=settings.memory_url, timeout=10),
+                     backlog=limits.Backlog(client, [settings.tasks_stream, settings.steps_stream]))
         yield
         app.state.draining = True
-        await state["http"].aclose()  # type: ignore[attr-defined]
-        await state["redis"].aclose()  # type: ignore[attr-defined]
+        await state["http"].aclose()
+        await client.aclose()
         await pool.close()
 
     app = create_app("gateway", lifespan=lifespan, max_body_bytes=settings.max_body_bytes, openapi=True)
 
     def pool() -> asyncpg.Pool:
-        return state["pool"]  # type: ignore[return-value]
+        return state["pool"]
 
     def stream() -> aioredis.Redis:
-        return state["redis"]  # type: ignore[return-value]
+        return state["redis"]
 
     async def postgres_ready() -> None:
         await pool().fetchval("SELECT 1", timeout=2)
@@ -102,14 +82,16 @@ def build_app(settings: Settings) -> FastAPI:
 
     app.state.readiness_checks.update(postgres=postgres_ready, redis=redis_ready)
 
-    async def authorize(request: Request) -> None:
+    async def caller(request: Request) -> str:
+        """Authenticate; return who is calling (a key fingerprint, or the client address in dev)."""
         if not settings.require_api_key:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
+            return request.client.host if request.client else "anonymous"
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not any(hmac.compare_digest(key, k) for k in settings.api_keys):
+            TASKS_REJECTED.labels("auth").inc()
             raise HTTPException(401, "missing or invalid API key (Authorization: Bearer <key>)",
                                 headers={"WWW-Authenticate": "Bearer"})
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def validate(task: TaskRequest) -> None:
         if task.agent not in settings.agents:
@@ -119,19 +101,53 @@ def build_app(settings: Settings) -> FastAPI:
         if len(task.input) > settings.max_input_chars:
             raise HTTPException(422, f"input is {len(task.input)} characters; the limit is {settings.max_input_chars}")
 
-    @app.post("/v1/tasks", status_code=202, dependencies=[Depends(authorize)])
-    async def create_task(task: TaskRequest) -> TaskAccepted:
-        validate(task)
-        task_id = uuid.uuid4()
-        session_id = task.session_id or f"session-{uuid.uuid4().hex}"
+    async def admit(who: str) -> None:
         try:
-            await pool().execute(
-                "INSERT INTO tasks (id, agent, input, session_id) VALUES ($1, $2, $3, $4)",
-                task_id, task.agent, task.input, session_id,
-            )
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
-            raise HTTPException(503, f"task store unavailable, retry later: {type(error).__name__}",
-                                headers={"Retry-After": "5"}) from error
+            if not await limits.allow(stream(), who, settings.rate_limit_per_second):
+                TASKS_REJECTED.labels("rate").inc()
+                raise HTTPException(429, f"rate limit of {settings.rate_limit_per_second} requests/s exceeded",
+                                    headers={"Retry-After": "1"})
+            backlog = await state["backlog"].current()
+        except (OSError, aioredis.ConnectionError, aioredis.TimeoutError) as error:
+            TASKS_REJECTED.labels("unavailable").inc()
+            raise unavailable("queue", error) from error
+        if backlog > settings.max_backlog:
+            TASKS_REJECTED.labels("backlog").inc()
+            raise HTTPException(429, f"backlog of {backlog} tasks is over the limit of {settings.max_backlog}",
+                                headers={"Retry-After": "2"})
+
+    async def insert(task: TaskRequest, session_id: str, idempotency_key: str | None) -> tuple[uuid.UUID, bool]:
+        """Commit the task; with an idempotency key, a repeat returns the first task instead."""
+        task_id = uuid.uuid4()
+        created = await pool().fetchval(
+            "INSERT INTO tasks (id, agent, input, session_id, idempotency_key) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            task_id, task.agent, task.input, session_id, idempotency_key,
+        )
+        if created is not None:
+            return task_id, True
+        existing = await pool().fetchval("SELECT id FROM tasks WHERE idempotency_key = $1", idempotency_key)
+        return existing, False
+
+    @app.post("/v1/tasks", status_code=202, responses=ERRORS, summary="Submit a task")
+    async def create_task(
+        task: TaskRequest,
+        who: Annotated[str, Depends(caller)],
+        idempotency_key: Annotated[str | None, Header(max_length=200, description=(
+            "repeat a submission safely: the same key returns the same task"))] = None,
+    ) -> TaskAccepted:
+        validate(task)
+        await admit(who)
+        session_id = task.session_id or f"session-{uuid.uuid4().hex}"
+        scoped_key = f"{who}:{idempotency_key}" if idempotency_key else None
+        try:
+            task_id, created = await insert(task, session_id, scoped_key)
+            if not created:
+                row = await pool().fetchrow("SELECT status, session_id FROM tasks WHERE id = $1", task_id)
+                return TaskAccepted(id=task_id, status=row["status"], session_id=row["session_id"])
+        except DATABASE_DOWN as error:
+            TASKS_REJECTED.labels("unavailable").inc()
+            raise unavailable("task store", error) from error
         TASKS_ACCEPTED.labels(task.agent).inc()
         try:
             await stream().xadd(settings.tasks_stream, {"task_id": str(task_id)})
@@ -142,24 +158,71 @@ def build_app(settings: Settings) -> FastAPI:
                 task_id=str(task_id), error=str(error))
         return TaskAccepted(id=task_id, status="queued", session_id=session_id)
 
-    @app.get("/v1/tasks/{task_id}", dependencies=[Depends(authorize)])
-    async def get_task(task_id: TaskId) -> TaskView:
-        row = await pool().fetchrow(
-            "SELECT id, agent, session_id, status, result, error, created_at, completed_at "
-            "FROM tasks WHERE id = $1", task_id,
-        )
+    async def load_task(task_id: uuid.UUID) -> TaskView:
+        try:
+            row = await pool().fetchrow(
+                "SELECT id, agent, session_id, status, result, error, created_at, completed_at "
+                "FROM tasks WHERE id = $1", task_id)
+            steps = await pool().fetch(
+                "SELECT step_no, kind, status, tool, output, error FROM steps WHERE task_id = $1 ORDER BY step_no",
+                task_id)
+        except DATABASE_DOWN as error:
+            raise unavailable("task store", error) from error
         if row is None:
             raise HTTPException(404, f"task {task_id} not found")
-        return TaskView(**dict(row))
+        return TaskView(**dict(row), steps=[StepView(**dict(s)) for s in steps])
 
-    @app.get("/v1/sessions/{session_id}/messages", dependencies=[Depends(authorize)])
+    @app.get("/v1/tasks/{task_id}", responses=ERRORS, dependencies=[Depends(caller)], summary="A task and its steps")
+    async def get_task(task_id: TaskId) -> TaskView:
+        return await load_task(task_id)
+
+    @app.get("/v1/tasks/{task_id}/events", responses=ERRORS, dependencies=[Depends(caller)],
+             summary="Server-sent events: state changes and model tokens",
+             response_class=StreamingResponse)
+    async def task_events(task_id: TaskId, request: Request) -> StreamingResponse:
+        first = await load_task(task_id)
+        return StreamingResponse(event_stream(first, request), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    def sse(kind: str, data: dict[str, Any]) -> str:
+        return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
+
+    async def event_stream(first: TaskView, request: Request) -> AsyncIterator[str]:
+        yield sse("task", {"status": first.status})
+        if first.status in events.TERMINAL:
+            yield sse("done", first.model_dump(mode="json"))
+            return
+        name, last = events.stream_for(settings.events_prefix, str(first.id)), "0"
+        while not await request.is_disconnected():
+            try:
+                batch = await stream().xread({name: last}, count=100, block=SSE_KEEPALIVE_SECONDS * 1000)
+            except Exception as error:
+                yield sse("error", {"error": f"event stream interrupted: {type(error).__name__}"})
+                return
+            finished = False
+            for _name, entries in batch or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    kind = fields.pop("type", "event")
+                    yield sse(kind, fields)
+                    finished = finished or (kind == "task" and fields.get("status") in events.TERMINAL)
+            if not batch:
+                yield ": keepalive\n\n"
+                finished = (await load_task(first.id)).status in events.TERMINAL
+            if finished:
+                yield sse("done", (await load_task(first.id)).model_dump(mode="json"))
+                return
+
+    @app.get("/v1/sessions/{session_id}/messages", responses=ERRORS, dependencies=[Depends(caller)],
+             summary="A session's messages in order")
     async def session_messages(session_id: SessionId) -> SessionHistory:
-        client: httpx.AsyncClient = state["http"]  # type: ignore[assignment]
+        client: httpx.AsyncClient = state["http"]
         try:
             response = await client.get(f"/v1/sessions/{session_id}/messages", params={"limit": 1000})
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise HTTPException(503, f"memory service unavailable: {type(error).__name__}") from error
+            raise unavailable("memory service", error) from error
         return SessionHistory(session_id=session_id, messages=response.json()["messages"])
 
+    log(logger, logging.DEBUG, "gateway app built", agents=settings.agents)
     return app

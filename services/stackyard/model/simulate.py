@@ -17,7 +17,11 @@ def answer(messages: list[Message]) -> str:
     user_turns = [message.content for message in messages if message.role == "user"]
     if not user_turns:
         return "I have nothing to answer yet."
-    return f"Turn {len(user_turns)}: you said \"{user_turns[-1].strip()}\"."
+    text = f"Turn {len(user_turns)}: you said \"{user_turns[-1].strip()}\"."
+    tool_results = [message.content.strip() for message in messages if message.role == "tool"]
+    if tool_results:
+        text += f" Using {'; '.join(tool_results)}."
+    return text
 
 
 def tokens(text: str) -> list[str]:

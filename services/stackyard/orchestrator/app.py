@@ -1,26 +1,32 @@
 """The orchestrator consumes two streams and owns every state change of tasks and steps.
 
-- tasks stream: a committed task → its step rows (idempotent) → step messages for workers.
-- results stream: a worker's step outcome → step row → task row (completed/failed).
+- tasks stream: a committed task → its plan's step rows (idempotent) → step messages for workers.
+- results stream: a worker's step outcome → step row → the next due step, or the task's end
+  (completed when its final step completes, failed when any step fails).
 A reconciler republishes tasks that were committed but whose publish never happened.
 All writes are guarded by the current status, so a redelivered message changes nothing twice.
 """
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
 
+from stackyard.common import events
 from stackyard.common.deps import apply_schema, connect_postgres, connect_redis
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
 from stackyard.common.settings import OrchestratorSettings as Settings
 from stackyard.common.streams import Fields, StreamConsumer
+from stackyard.orchestrator import planning
 
 logger = logging.getLogger("stackyard.orchestrator")
 GROUP = "orchestrator"
@@ -33,6 +39,7 @@ TASK_DURATION = Histogram(
 REPUBLISHED = Counter("stackyard_tasks_republished_total", "Tasks republished by the reconciler")
 BACKLOG = Gauge("stackyard_queue_backlog", "Entries not yet delivered to a consumer group", ["stream"])
 PENDING = Gauge("stackyard_pending_entries", "Entries delivered but not acknowledged", ["stream"])
+OLDEST_AGE = Gauge("stackyard_queue_oldest_age_seconds", "Age of the oldest unacknowledged entry", ["stream"])
 
 
 class Orchestrator:
@@ -50,45 +57,102 @@ class Orchestrator:
             return
         if task["status"] in ("completed", "failed"):
             return
+        try:
+            steps = planning.plan(task["agent"], task["input"])
+        except ValueError as error:
+            await self.finish(str(task["id"]), "failed", None, str(error))
+            return
         async with self.pool.acquire() as connection, connection.transaction():
-            await connection.execute(
-                "INSERT INTO steps (task_id, step_no, kind) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-                task["id"], task["agent"],
-            )
-            await connection.execute(
+            for step in steps:
+                await connection.execute(
+                    "INSERT INTO steps (task_id, step_no, kind, input, tool, status) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT DO NOTHING",
+                    task["id"], step.step_no, step.kind, step.input, step.tool,
+                    "waiting" if step.waiting else "queued",
+                )
+            started = await connection.fetchval(
                 "UPDATE tasks SET status = 'running', started_at = now(), "
-                "published_at = coalesce(published_at, now()) WHERE id = $1 AND status = 'queued'",
+                "published_at = coalesce(published_at, now()) WHERE id = $1 AND status = 'queued' RETURNING id",
                 task["id"],
             )
+        if started:
+            await events.publish(self.redis, self.settings.events_prefix, str(task["id"]), "task", status="running")
         # Publishing after the commit: a crash in between redelivers the task message, and the
-        # step insert above is idempotent, so the step is published again rather than lost.
+        # step inserts above are idempotent, so steps are published again rather than lost.
+        for step in steps:
+            if not step.waiting:
+                await self.publish_step(task, step.step_no, step.kind, step.input, step.tool)
+
+    async def publish_step(self, task: Mapping[str, Any], step_no: int, kind: str, text: str,
+                           tool: str | None, context: str = "") -> None:
         await self.redis.xadd(self.settings.steps_stream, {
-            "task_id": str(task["id"]), "step_no": "0", "kind": task["agent"],
-            "input": task["input"], "session_id": task["session_id"],
+            "task_id": str(task["id"]), "step_no": str(step_no), "kind": kind, "input": text,
+            "session_id": task["session_id"], "tool": tool or "", "context": context,
         })
 
     async def on_result(self, fields: Fields) -> None:
         status = "completed" if fields.get("status") == "completed" else "failed"
         output, error = fields.get("output"), fields.get("error") or None
+        task_id, step_no = fields["task_id"], int(fields["step_no"])
+        due: list[asyncpg.Record] = []
         async with self.pool.acquire() as connection, connection.transaction():
+            # The row lock serialises results of one task: the last sub-step sees all others done.
+            task = await connection.fetchrow(
+                "SELECT id, session_id, status FROM tasks WHERE id = $1 FOR UPDATE", task_id)
+            if task is None or task["status"] in ("completed", "failed"):
+                return
             await connection.execute(
                 "UPDATE steps SET status = $3, output = $4, error = $5, completed_at = now() "
                 "WHERE task_id = $1 AND step_no = $2 AND status NOT IN ('completed', 'failed')",
-                fields["task_id"], int(fields["step_no"]), status, output, error,
+                task["id"], step_no, status, output, error,
             )
-            finished = await connection.fetchrow(
-                "UPDATE tasks SET status = $2, result = $3, error = $4, completed_at = now() "
-                "WHERE id = $1 AND status NOT IN ('completed', 'failed') "
-                "RETURNING extract(epoch FROM completed_at - created_at) AS seconds",
-                fields["task_id"], status, output, error,
-            )
-        if finished is not None:
+            steps = await connection.fetch(
+                "SELECT step_no, kind, status, input, output, tool FROM steps WHERE task_id = $1 ORDER BY step_no",
+                task["id"])
+            final = steps[-1]
+            if status == "failed":
+                reason = f"step {step_no}: {error}" if len(steps) > 1 else error
+                outcome: tuple[str, str | None, str | None] | None = ("failed", None, reason)
+            elif final["status"] == "completed":
+                outcome = ("completed", final["output"], None)
+            else:
+                outcome = None
+                if final["status"] == "waiting" and all(s["status"] == "completed" for s in steps[:-1]):
+                    await connection.execute(
+                        "UPDATE steps SET status = 'queued' WHERE task_id = $1 AND step_no = $2",
+                        task["id"], final["step_no"])
+                    due = [final]
+            if outcome is not None:
+                await self._finish_in(connection, task["id"], *outcome)
+        if due:
+            context = json.dumps([{"input": s["input"], "output": s["output"]} for s in steps[:-1]])
+            await self.publish_step(task, final["step_no"], final["kind"], final["input"], final["tool"], context)
+        if outcome is not None:
+            await self._finished(task_id, outcome[0])
+
+    async def _finish_in(self, connection: asyncpg.Connection, task_id: Any, status: str,
+                         result: str | None, error: str | None) -> None:
+        seconds = await connection.fetchval(
+            "UPDATE tasks SET status = $2, result = $3, error = $4, completed_at = now() "
+            "WHERE id = $1 AND status NOT IN ('completed', 'failed') "
+            "RETURNING extract(epoch FROM completed_at - created_at)",
+            task_id, status, result, error,
+        )
+        if seconds is not None:
             TASKS_FINISHED.labels(status).inc()
-            TASK_DURATION.observe(float(finished["seconds"]))
-            log(logger, logging.INFO, f"task {status}", task_id=fields["task_id"])
+            TASK_DURATION.observe(float(seconds))
+
+    async def _finished(self, task_id: str, status: str) -> None:
+        log(logger, logging.INFO, f"task {status}", task_id=task_id)
+        await events.publish(self.redis, self.settings.events_prefix, task_id, "task", status=status)
+
+    async def finish(self, task_id: str, status: str, result: str | None, error: str | None) -> None:
+        async with self.pool.acquire() as connection, connection.transaction():
+            await self._finish_in(connection, task_id, status, result, error)
+        await self._finished(task_id, status)
 
     async def on_dead_task(self, fields: Fields, reason: str) -> None:
-        await self.on_result({"task_id": fields["task_id"], "step_no": "0", "status": "failed", "error": reason})
+        await self.finish(fields["task_id"], "failed", None, reason)
 
     async def reconcile_once(self) -> int:
         rows = await self.pool.fetch(
@@ -102,23 +166,55 @@ class Orchestrator:
             REPUBLISHED.inc()
         return len(rows)
 
+    async def expire_once(self) -> int:
+        rows = await self.pool.fetch(
+            "UPDATE tasks SET status = 'failed', error = $2, completed_at = now() "
+            "WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => $1) "
+            "RETURNING id",
+            self.settings.task_timeout_seconds, f"timed out after {self.settings.task_timeout_seconds:.0f}s",
+        )
+        for row in rows:
+            TASKS_FINISHED.labels("failed").inc()
+            await self._finished(str(row["id"]), "failed")
+        return len(rows)
+
     async def observe_streams(self) -> None:
         for stream in (self.settings.tasks_stream, self.settings.steps_stream, self.settings.results_stream):
             try:
                 groups = await self.redis.xinfo_groups(stream)
             except Exception:
                 continue
-            for group in groups:
-                BACKLOG.labels(stream).set(group.get("lag") or 0)
-                PENDING.labels(stream).set(group.get("pending") or 0)
+            lag = sum(group.get("lag") or 0 for group in groups)
+            pending = sum(group.get("pending") or 0 for group in groups)
+            BACKLOG.labels(stream).set(lag)
+            PENDING.labels(stream).set(pending)
+            OLDEST_AGE.labels(stream).set(await self.oldest_age(stream, groups))
+
+    async def oldest_age(self, stream: str, groups: list[dict[str, Any]]) -> float:
+        """Age of the oldest entry not yet acknowledged by some group (0 when there is none)."""
+        oldest_ms: int | None = None
+        for group in groups:
+            candidates = []
+            if group.get("pending"):
+                summary = await self.redis.xpending(stream, group["name"])
+                candidates.append(summary.get("min"))
+            if group.get("lag"):
+                after = await self.redis.xrange(stream, min=f"({group['last-delivered-id']}", count=1)
+                candidates += [entry_id for entry_id, _ in after]
+            for entry_id in candidates:
+                if entry_id:
+                    millis = int(str(entry_id).split("-")[0])
+                    oldest_ms = millis if oldest_ms is None else min(oldest_ms, millis)
+        return max(0.0, time.time() - oldest_ms / 1000) if oldest_ms else 0.0
 
     async def housekeeping(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
                 await self.reconcile_once()
+                await self.expire_once()
                 await self.observe_streams()
             except Exception as error:
-                log(logger, logging.WARNING, "reconcile failed", error=str(error))
+                log(logger, logging.WARNING, "housekeeping failed", error=str(error))
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=self.settings.reconcile_interval_seconds)
             except TimeoutError:

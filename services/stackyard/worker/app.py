@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 
+from stackyard.common import events
 from stackyard.common.deps import connect_redis
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
@@ -30,32 +31,44 @@ STEP_DURATION = Histogram(
 
 
 class Worker:
-    def __init__(self, settings: Settings, client: aioredis.Redis,
-                 memory: httpx.AsyncClient, model: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, client: aioredis.Redis, clients: agents.Clients) -> None:
         self.settings = settings
         self.redis = client
-        self.memory = memory
-        self.model = model
+        self.clients = clients
 
     async def on_step(self, fields: Fields) -> None:
         step = agents.Step(
             task_id=fields["task_id"], step_no=int(fields["step_no"]), kind=fields["kind"],
             input=fields["input"], session_id=fields["session_id"],
+            tool=fields.get("tool", ""), context=fields.get("context", ""),
         )
-        if step.kind != "chat":
+        agent = agents.AGENTS.get(step.kind)
+        if agent is None:
             await self.publish(step, "failed", error=f"no agent named {step.kind!r}")
             return
         if self.settings.failure_rate and random.random() < self.settings.failure_rate:
             STEP_FAILURES.labels(step.kind).inc()
             await self.publish(step, "failed", error="injected failure (worker.failure_rate)")
             return
+        await self.event(step, "step", step_no=str(step.step_no), status="running")
+
+        async def on_token(text: str) -> None:
+            await self.event(step, "token", step_no=str(step.step_no), text=text)
+
         with STEP_DURATION.labels(step.kind).time():
             try:
-                output = await agents.chat(step, self.memory, self.model, self.settings.model_name)
+                if self.settings.poison_input and self.settings.poison_input in step.input:
+                    raise RuntimeError("poison input (worker.poison_input)")
+                output = await asyncio.wait_for(agent(step, self.clients, on_token),
+                                                timeout=self.settings.step_timeout_seconds)
             except Exception:
+                # Re-raised: the entry stays pending and is retried with backoff, then dead-lettered.
                 STEP_FAILURES.labels(step.kind).inc()
                 raise
         await self.publish(step, "completed", output=output)
+
+    async def event(self, step: agents.Step, kind: str, **data: str) -> None:
+        await events.publish(self.redis, self.settings.events_prefix, step.task_id, kind, **data)
 
     async def publish(self, step: agents.Step, status: str, output: str = "", error: str = "") -> None:
         STEPS.labels(step.kind, status).inc()
@@ -63,6 +76,7 @@ class Worker:
             "task_id": step.task_id, "step_no": str(step.step_no), "status": status,
             "output": output, "error": error,
         })
+        await self.event(step, "step", step_no=str(step.step_no), status=status)
 
     async def on_dead_step(self, fields: Fields, reason: str) -> None:
         await self.redis.xadd(self.settings.results_stream, {
@@ -82,7 +96,7 @@ def build_app(settings: Settings) -> FastAPI:
         memory = httpx.AsyncClient(base_url=settings.memory_url, timeout=timeout)
         model = httpx.AsyncClient(base_url=settings.model_url, timeout=timeout, headers=headers)
         state.update(redis=client, memory=memory, model=model)
-        worker = Worker(settings, client, memory, model)
+        worker = Worker(settings, client, agents.Clients(memory, model, settings.model_name))
         consumer = StreamConsumer(
             client, stream=settings.steps_stream, group=GROUP, handler=worker.on_step,
             dead_letter_stream=settings.dead_letter_stream, on_dead=worker.on_dead_step,

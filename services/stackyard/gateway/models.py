@@ -1,0 +1,64 @@
+"""The gateway's request and response bodies (they make its OpenAPI document)."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+Status = Literal["queued", "running", "completed", "failed"]
+
+
+class TaskRequest(BaseModel):
+    agent: str = Field(description="which agent runs the task: 'chat' or 'planner'", examples=["chat"])
+    input: str = Field(description="the user's text; for 'planner', parts separated by ';'",
+                       examples=["hello"])
+    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN,
+                                   description="conversation to continue; a new one is made when absent")
+
+
+class TaskAccepted(BaseModel):
+    id: uuid.UUID
+    status: Status
+    session_id: str
+
+
+class StepView(BaseModel):
+    step_no: int
+    kind: str
+    status: Literal["waiting", "queued", "running", "completed", "failed"]
+    tool: str | None
+    output: str | None
+    error: str | None
+
+
+class TaskView(BaseModel):
+    id: uuid.UUID
+    agent: str
+    session_id: str
+    status: Status
+    result: str | None
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    steps: list[StepView]
+
+
+class SessionMessage(BaseModel):
+    role: str
+    content: str
+    task_id: str | None
+    created_at: datetime
+
+
+class SessionHistory(BaseModel):
+    session_id: str
+    messages: list[SessionMessage]
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 429, 503)}
