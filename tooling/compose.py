@@ -13,7 +13,7 @@ from urllib.parse import quote
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
-from tooling import progress
+from tooling import monitoring, progress
 from tooling.cli import docker as docker_cli
 from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
@@ -21,8 +21,10 @@ from tooling.images import ImagePlan
 
 COMPOSE_FILE = "docker-compose.yml"
 # Extra compose files layered on the main one (each adds services, e.g. behind a profile).
-EXTRA_COMPOSE_FILES: list[str] = []
+EXTRA_COMPOSE_FILES: list[str] = ["deploy/monitoring/compose.yml"]
 SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway")
+# Optional services behind compose profiles; commands other than `up` see every profile.
+PROFILE_SERVICES = {monitoring.PROFILE: monitoring.COMPOSE_SERVICES, monitoring.GRAFANA_PROFILE: ("grafana",)}
 
 
 @dataclass
@@ -55,11 +57,19 @@ def compose_env(config: StackConfig, secrets: Secrets, plan: ImagePlan) -> dict[
         "STACKYARD_WORKER_CONCURRENCY": str(config.worker.concurrency),
         "STACKYARD_WORKER_REPLICAS": str(config.worker.replicas),
         "STACKYARD_WORKER_FAILURE_RATE": str(config.worker.failure_rate),
+        "STACKYARD_WORKER_POISON_INPUT": config.worker.poison_input,
+        "STACKYARD_STEP_TIMEOUT_SECONDS": str(config.worker.step_timeout_seconds),
+        "STACKYARD_CLAIM_IDLE_MS": str(config.delivery.claim_idle_ms),
+        "STACKYARD_MAX_DELIVERIES": str(config.delivery.max_deliveries),
+        "STACKYARD_TASK_TIMEOUT_SECONDS": str(config.delivery.task_timeout_seconds),
+        "STACKYARD_MAX_BACKLOG": str(config.gateway.max_backlog),
+        "STACKYARD_RATE_LIMIT_PER_SECOND": str(config.gateway.rate_limit_per_second),
         "STACKYARD_GATEWAY_PORT": str(config.gateway.port),
         "STACKYARD_REQUIRE_API_KEY": "true" if config.gateway.require_api_key else "false",
         "STACKYARD_API_KEYS_JSON": json.dumps(list(secrets.api_keys)),
         "STACKYARD_MAX_BODY_BYTES": str(config.gateway.max_body_bytes),
         "STACKYARD_MAX_INPUT_CHARS": str(config.gateway.max_input_chars),
+        **monitoring.compose_env(config, plan.base),
     }
 
 
@@ -78,10 +88,12 @@ def write_env_file(path: Path, env: dict[str, str]) -> Path:
     return path
 
 
-def client(root: Path, config: StackConfig, env_file: Path | None = None) -> DockerClient:
+def client(root: Path, config: StackConfig, env_file: Path | None = None,
+           profiles: list[str] | None = None) -> DockerClient:
+    """`profiles=None` enables every profile (down, status and logs must see those services)."""
     files = [root / COMPOSE_FILE, *(root / extra for extra in EXTRA_COMPOSE_FILES)]
-    return docker_cli.client(compose_files=files, env_file=env_file,
-                             project=config.compose.project_name)
+    return docker_cli.client(compose_files=files, env_file=env_file, project=config.compose.project_name,
+                             profiles=list(PROFILE_SERVICES) if profiles is None else profiles)
 
 
 def _service_of(container: Container) -> str:
@@ -138,9 +150,12 @@ def wait_healthy(docker: DockerClient, expected: dict[str, int], timeout: float)
 
 
 def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
-       scale: dict[str, int] | None = None) -> list[ServiceState]:
+       scale: dict[str, int] | None = None, profiles: list[str] | None = None) -> list[ServiceState]:
+    profiles = profiles or []
     env_file = write_env_file(env_file_path(root, config), compose_env(config, secrets, plan))
-    docker = client(root, config, env_file)
+    if monitoring.PROFILE in profiles:
+        monitoring.render_compose(root, config)
+    docker = client(root, config, env_file, profiles)
     replicas = {"worker": config.worker.replicas, **(scale or {})}
     with progress.step(f"starting {config.compose.project_name} ({config.stage}, images :{plan.tag})"):
         try:
@@ -148,7 +163,8 @@ def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
         except DockerException as error:
             raise docker_cli.explain(error, "docker compose up") from error
     with progress.step("waiting for every service to be healthy"):
-        expected = {name: replicas.get(name, 1) for name in SERVICES}
+        optional = [name for profile in profiles for name in PROFILE_SERVICES.get(profile, ())]
+        expected = {name: replicas.get(name, 1) for name in (*SERVICES, *optional)}
         return wait_healthy(docker, expected, config.compose.wait_timeout_seconds)
 
 

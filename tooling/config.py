@@ -34,6 +34,9 @@ class UpstreamImages(Strict):
     python: str = "python:3.11-slim-bookworm"
     redis: str = "redis:7.0-bookworm"
     postgres: str = "postgres:15-bookworm"
+    prometheus: str = "prom/prometheus:v2.53.4"
+    alertmanager: str = "prom/alertmanager:v0.27.0"
+    grafana: str = "grafana/grafana:11.5.2"
 
 
 class ImagesConfig(Strict):
@@ -49,6 +52,8 @@ class GatewayConfig(Strict):
     require_api_key: bool = True
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_input_chars: int = Field(32_000, ge=1)
+    max_backlog: int = Field(5_000, ge=1)           # 429 above this many queued steps and tasks
+    rate_limit_per_second: int = Field(0, ge=0)     # per API key; 0 = unlimited
 
 
 class ModelConfig(Strict):
@@ -61,11 +66,35 @@ class WorkerConfig(Strict):
     replicas: int = Field(1, ge=1, le=64)
     concurrency: int = Field(8, ge=1, le=256)
     failure_rate: float = Field(0.0, ge=0.0, le=1.0)  # fault injection: share of steps that fail
+    poison_input: str = ""                              # fault injection: steps containing it always raise
+    step_timeout_seconds: float = Field(60.0, gt=0)
+
+
+class DeliveryConfig(Strict):
+    """At-least-once delivery over Redis Streams (see services/stackyard/common/streams.py)."""
+    claim_idle_ms: int = Field(15_000, ge=100)      # unacknowledged this long → delivered again
+    max_deliveries: int = Field(5, ge=1)            # then dead-lettered and the task fails
+    task_timeout_seconds: float = Field(300.0, gt=0)
 
 
 class ComposeConfig(Strict):
     project_name: str = Field("stackyard", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     wait_timeout_seconds: int = Field(180, ge=5)
+
+
+class MonitoringConfig(Strict):
+    """Prometheus, Alertmanager (and Grafana where its image exists) under `inv up --monitoring`."""
+    prometheus_port: int = Field(9090, ge=1, le=65535)
+    alertmanager_port: int = Field(9093, ge=1, le=65535)
+    receiver_port: int = Field(9095, ge=1, le=65535)
+    grafana_port: int = Field(3000, ge=1, le=65535)
+    grafana: Literal["auto", "on", "off"] = "auto"
+    scrape_interval: str = Field("15s", pattern=r"^[1-9][0-9]*(ms|s|m|h)$")
+    evaluation_interval: str = Field("15s", pattern=r"^[1-9][0-9]*(ms|s|m|h)$")
+    # SLO alert windows and `for:` are divided by this (1 = production; ci compresses time).
+    slo_time_scale: int = Field(1, ge=1, le=3600)
+    group_wait: str = Field("30s", pattern=r"^[1-9][0-9]*(ms|s|m|h)$")
+    group_interval: str = Field("5m", pattern=r"^[1-9][0-9]*(ms|s|m|h)$")
 
 
 class PostgresConfig(Strict):
@@ -141,9 +170,11 @@ class StackConfig(Strict):
     gateway: GatewayConfig = GatewayConfig()
     model: ModelConfig = ModelConfig()
     worker: WorkerConfig = WorkerConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     compose: ComposeConfig = ComposeConfig()
     postgres: PostgresConfig = PostgresConfig()
     loadtest: LoadtestConfig = LoadtestConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
 
 class Secrets(BaseModel):

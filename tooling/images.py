@@ -39,6 +39,8 @@ SERVICE_DOCKERFILE = "deploy/docker/service.Dockerfile"
 INFRA_DOCKERFILES = {
     "redis": ["deploy/docker/redis.Dockerfile"],
     "postgres": ["deploy/docker/postgres.Dockerfile", "deploy/docker/postgres-entrypoint.sh"],
+    "prometheus": ["deploy/docker/prometheus.Dockerfile"],
+    "alertmanager": ["deploy/docker/alertmanager.Dockerfile"],
 }
 PULL_TIMEOUT = 20.0
 

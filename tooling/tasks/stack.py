@@ -7,6 +7,7 @@ import time
 from invoke import Context, task
 
 from tooling import compose, images
+from tooling import monitoring as monitoring_module
 from tooling.cli import docker as docker_cli
 from tooling.errors import StackyardError
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets, parse_scale
@@ -23,12 +24,13 @@ def _overrides(port: int | None) -> dict[str, object]:
         "scale": "SERVICE=N, repeatable (e.g. --scale worker=3)",
         "rebuild": "rebuild the service images even if present",
         "json": "print a JSON summary on stdout (progress stays on stderr)",
+        "monitoring": "also start Prometheus, Alertmanager, the alert receiver (and Grafana if its image is here)",
     },
     iterable=["scale"],
 )
 @friendly
 def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = None,
-       rebuild: bool = False, json: bool = False) -> None:
+       rebuild: bool = False, json: bool = False, monitoring: bool = False) -> None:
     """Start the whole stack under docker compose, healthy, and print its URLs."""
     started = time.monotonic()
     cfg = load_config(stage, _overrides(port))
@@ -36,11 +38,17 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
     docker_cli.check_engine()
     docker_cli.check_compose()
     plan = images.ensure_images(cfg, ROOT, rebuild=rebuild)
-    states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []))
+    profiles: list[str] = []
+    if monitoring:
+        grafana_ref = cfg.images.upstream.grafana
+        profiles, grafana_note = monitoring_module.profiles(cfg, docker_cli.client().image.exists(grafana_ref))
+        print(f"  {grafana_note}", file=sys.stderr)
+    states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), profiles=profiles)
     url = f"http://localhost:{cfg.gateway.port}"
+    monitoring_urls = monitoring_module.urls(cfg, "grafana" in profiles) if monitoring else {}
     if json:
         print(_json({"stage": stage, "tag": plan.tag, "gateway_url": url,
-                     "seconds": round(time.monotonic() - started, 1),
+                     "seconds": round(time.monotonic() - started, 1), "monitoring": monitoring_urls,
                      "services": [s.__dict__ for s in states]}))
         return
     auth = "" if not cfg.gateway.require_api_key else " -H 'Authorization: Bearer <key>'"
@@ -57,6 +65,8 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
     curl -s {url}/v1/tasks/<id from the answer>{auth}
 
   `inv status` shows the services, `inv logs SERVICE` their logs, `inv down` stops it all.""")
+    for name, link in monitoring_urls.items():
+        print(f"  {name:<13} {link}")
 
 
 def _json(data: object) -> str:
