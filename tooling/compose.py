@@ -22,7 +22,7 @@ from tooling.images import ImagePlan
 COMPOSE_FILE = "docker-compose.yml"
 # Extra compose files layered on the main one (each adds services, e.g. behind a profile).
 EXTRA_COMPOSE_FILES: list[str] = ["deploy/monitoring/compose.yml"]
-SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway")
+SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway", "edge")
 # Optional services behind compose profiles; commands other than `up` see every profile.
 PROFILE_SERVICES = {monitoring.PROFILE: monitoring.COMPOSE_SERVICES, monitoring.GRAFANA_PROFILE: ("grafana",)}
 

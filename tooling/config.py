@@ -34,6 +34,7 @@ class UpstreamImages(Strict):
     python: str = "python:3.11-slim-bookworm"
     redis: str = "redis:7.0-bookworm"
     postgres: str = "postgres:15-bookworm"
+    edge: str = "nginx:1.27-bookworm"
     prometheus: str = "prom/prometheus:v2.53.4"
     alertmanager: str = "prom/alertmanager:v0.27.0"
     grafana: str = "grafana/grafana:11.5.2"

@@ -39,6 +39,7 @@ SERVICE_DOCKERFILE = "deploy/docker/service.Dockerfile"
 INFRA_DOCKERFILES = {
     "redis": ["deploy/docker/redis.Dockerfile"],
     "postgres": ["deploy/docker/postgres.Dockerfile", "deploy/docker/postgres-entrypoint.sh"],
+    "edge": ["deploy/docker/edge.Dockerfile"],
     "prometheus": ["deploy/docker/prometheus.Dockerfile"],
     "alertmanager": ["deploy/docker/alertmanager.Dockerfile"],
 }

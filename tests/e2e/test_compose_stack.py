@@ -115,10 +115,12 @@ def test_status_reports_every_service_healthy(stack: dict[str, str]) -> None:
     result = inv("status", "--stage", "ci", "--json", env={"STACKYARD__COMPOSE__PROJECT_NAME": stack["project"]})
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert {r["service"] for r in rows} == {"postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway"}
+    assert {r["service"] for r in rows} == {"postgres", "redis", "model", "memory", "orchestrator", "worker",
+                                            "gateway", "edge"}
     assert all(r["state"] == "running" and r["health"] == "healthy" for r in rows)
-    gateway = next(r for r in rows if r["service"] == "gateway")
-    assert any(p.endswith("->8000/tcp") for p in gateway["ports"])
+    published = {r["service"]: r["ports"] for r in rows if r["ports"]}
+    assert list(published) == ["edge"], "only the edge proxy publishes a port"
+    assert any(p.endswith("->8080/tcp") for p in published["edge"])
 
 
 def test_up_again_is_a_no_op(stack: dict[str, str]) -> None:
