@@ -10,6 +10,7 @@ turns into exact figures. Meanwhile a sampler records replicas and CPU per compo
 import datetime as dt
 import html
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -191,11 +192,21 @@ def run_locust(root: Path, spec: RunSpec, plan: list[profiles.Stage]) -> analysi
     return samples
 
 
+def host_saturation(before: float, after: float, cores: int) -> str:
+    """A warning when this machine's run queue exceeded 1.5 × its cores: the figures include contention."""
+    worst = max(before, after)
+    if worst > 1.5 * cores:
+        return (f"this machine was saturated (load average {worst:.1f} on {cores} cores): latencies include CPU "
+                "contention from other work on it, not only the stack under test")
+    return ""
+
+
 def execute(root: Path, spec: RunSpec, config: LoadtestConfig, probe: Any, scaling: bool) -> Outcome:
     """Run the load with the replica sampler alongside; on a cluster, follow the scale-in afterwards."""
     ensure_local(spec.url)
     check_ready(spec.url)
     plan = profiles.stages(spec.profile, spec.users, spec.spawn_rate, spec.duration)
+    load_before = os.getloadavg()[0]
     sampler = sampler_module.Sampler(probe, config.sample_interval_seconds).start()
     try:
         samples = run_locust(root, spec, plan)
@@ -222,6 +233,9 @@ def execute(root: Path, spec: RunSpec, config: LoadtestConfig, probe: Any, scali
     if not samples.note.get("planner", False):
         notes.append(f"planner scenario off ({samples.note.get('planner_reason', 'unknown')}): its weight went "
                      "to the other scenarios")
+    busy = host_saturation(load_before, os.getloadavg()[0], os.cpu_count() or 1)
+    if busy:
+        notes.append(busy)
     if sampler.failures:
         notes.append(f"{len(sampler.failures)} replica samples failed, e.g.: {sampler.failures[0]}")
     verdict = verdicts.decide(slo_results, summary, config.generator_cpu_limit, notes)
@@ -262,42 +276,49 @@ def write_artefacts(outcome: Outcome, start: float) -> None:
 def replica_lines(samples: list[sampler_module.ReplicaSample], start: float) -> tuple[list[report.Line],
                                                                                     list[report.Line]]:
     components = sorted({name for s in samples for name in s.replicas})
-    replicas = [report.Line(name, [(s.t - start, float(s.replicas.get(name, 0))) for s in samples], step=True)
+    replicas = [report.Line(name, [(max(0.0, s.t - start), float(s.replicas.get(name, 0))) for s in samples], step=True)
                 for name in components]
     desired = sorted({name for s in samples for name in s.desired})
-    replicas += [report.Line(f"{name} desired", [(s.t - start, float(s.desired.get(name, 0))) for s in samples],
+    replicas += [report.Line(f"{name} desired",
+                             [(max(0.0, s.t - start), float(s.desired.get(name, 0))) for s in samples],
                              step=True, dashed=True) for name in desired]
-    cpu = [report.Line(name, [(s.t - start, s.cpu_cores.get(name)) for s in samples]) for name in components
+    cpu = [report.Line(name, [(max(0.0, s.t - start), s.cpu_cores.get(name)) for s in samples]) for name in components
            if any(name in s.cpu_cores for s in samples)]
     return replicas, cpu
 
 
 def render_html(outcome: Outcome, start: float) -> str:
+    """The run as one self-contained page: verdict, SLO table, charts over a shared time axis, errors."""
     spec, s, series, slo = outcome.spec, outcome.summary, outcome.series, outcome.verdict
     x = series.x
 
+    span = series.x[-1] + series.step / 2 if series.x else 1.0
+
     def pts(values: list[Any]) -> list[tuple[float, Any]]:
         return list(zip(x, values, strict=True))
+
+    def chart(*args: Any, **kwargs: Any) -> report.Chart:
+        return report.Chart(*args, **kwargs, x_max=span)
 
     doc = verdict_document(outcome)
     thresholds = {r.name: r.threshold for r in slo.slos}
     replicas, cpu = replica_lines(outcome.replicas, start)
     charts = [
-        report.svg_chart(report.Chart("Throughput", "per second", [
+        report.svg_chart(chart("Throughput", "per second", [
             report.Line("HTTP requests/s", pts(series.requests_per_second)),
             report.Line("tasks completed/s", pts(series.tasks_per_second))],
             [("min tasks/s", thresholds["throughput"])] if thresholds.get("throughput") else [])),
-        report.svg_chart(report.Chart("Latency", "ms", [
+        report.svg_chart(chart("Latency", "ms", [
             report.Line("accept p50", pts(series.accept_p50)), report.Line("accept p95", pts(series.accept_p95)),
             report.Line("accept p99", pts(series.accept_p99)),
             report.Line("completion p95", pts(series.completion_p95), dashed=True)],
             [("accept p95 SLO", thresholds["accept_p95"]), ("completion p95 SLO", thresholds["completion_p95"])])),
-        report.svg_chart(report.Chart("Errors", "per second", [
+        report.svg_chart(chart("Errors", "per second", [
             report.Line("failed requests + tasks", pts(series.errors_per_second), color="#dc2626")])),
-        report.svg_chart(report.Chart("Users", "users", [report.Line("locust users", pts(series.users), step=True)])),
-        report.svg_chart(report.Chart("Replicas per component", "replicas", replicas)),
-        report.svg_chart(report.Chart("CPU per component", "cores", cpu)) if cpu else "",
-        report.svg_chart(report.Chart("Load generator CPU", "share of one core", [
+        report.svg_chart(chart("Users", "users", [report.Line("locust users", pts(series.users), step=True)])),
+        report.svg_chart(chart("Replicas per component", "replicas", replicas)),
+        report.svg_chart(chart("CPU per component", "cores", cpu)) if cpu else "",
+        report.svg_chart(chart("Load generator CPU", "share of one core", [
             report.Line("locust", pts(series.generator_cpu), color="#ea580c")],
             [("limit", 0.9)], y_max=1.0)),
     ]

@@ -163,8 +163,8 @@ class Series:
 
 
 def bucket_seconds(duration: float) -> float:
-    """About 60 points per chart, never finer than a second."""
-    return float(max(1, math.ceil(duration / 60)))
+    """About 40 points per chart, never finer than two seconds (finer buckets are mostly noise)."""
+    return float(max(2, math.ceil(duration / 40)))
 
 
 def series(samples: Samples, step: float | None = None) -> Series:

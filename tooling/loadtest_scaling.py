@@ -22,7 +22,7 @@ from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
 from tooling.images import ImagePlan
 
-SCALABLE = ("worker", "model", "memory", "orchestrator")
+SCALABLE = ("worker", "model", "memory", "orchestrator", "gateway")
 
 
 def parse_series(values: list[str]) -> list[tuple[str, list[int]]]:
@@ -37,7 +37,7 @@ def parse_series(values: list[str]) -> list[tuple[str, list[int]]]:
             raise StackyardError(f"--scale {value!r} is not SERVICE=N1,N2,…", "e.g. --scale worker=1,2,4")
         if service not in SCALABLE:
             raise StackyardError(f"{service!r} cannot be scaled under compose here",
-                                 f"choose one of: {', '.join(SCALABLE)} (the gateway owns the published port)")
+                                 f"choose one of: {', '.join(SCALABLE)}")
         series.append((service, numbers))
     return series
 

@@ -47,6 +47,7 @@ class Chart:
     thresholds: list[tuple[str, float]] = field(default_factory=list)
     x_label: str = "seconds since start"
     y_max: float | None = None
+    x_max: float | None = None
 
 
 def nice_ceiling(value: float) -> float:
@@ -71,10 +72,15 @@ def fmt(value: float) -> str:
 def svg_chart(chart: Chart, width: int = 540, height: int = 250) -> str:
     left, right, top, bottom = 52, 12, 28, 58
     plot_w, plot_h = width - left - right, height - top - bottom
-    xs = [x for line in chart.lines for x, _ in line.points]
-    ys = [y for line in chart.lines for _, y in line.points if y is not None]
+    x_max = chart.x_max or max((x for line in chart.lines for x, _ in line.points), default=1.0) or 1.0
+    lines = [Line(ln.label, [(x, y) for x, y in ln.points if 0 <= x <= x_max], ln.color, ln.step, ln.dashed)
+             for ln in chart.lines]
+    ys = [y for line in lines for _, y in line.points if y is not None]
     ys += [value for _, value in chart.thresholds]
-    x_max = max(xs, default=1.0) or 1.0
+    legend_rows = _legend_rows([line.label for line in lines], width - left - right)
+    bottom += 16 * (len(legend_rows) - 1)
+    plot_h = height + 16 * (len(legend_rows) - 1) - top - bottom
+    height += 16 * (len(legend_rows) - 1)
     y_top = chart.y_max or nice_ceiling(max(ys, default=1.0) * 1.05)
 
     def px(x: float) -> float:
@@ -92,8 +98,9 @@ def svg_chart(chart: Chart, width: int = 540, height: int = 250) -> str:
         y = py(value)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(value)}</text>')
-    for i in range(6):
-        value = x_max * i / 5
+    x_step = nice_ceiling(x_max / 6)
+    for i in range(int(x_max // x_step) + 1):
+        value = x_step * i
         parts.append(f'<text x="{px(value):.1f}" y="{top + plot_h + 15}" text-anchor="middle">{fmt(value)}</text>')
     parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h + 30}" text-anchor="middle">'
                  f'{html.escape(chart.x_label)}</text>')
@@ -104,8 +111,7 @@ def svg_chart(chart: Chart, width: int = 540, height: int = 250) -> str:
                      f'stroke-dasharray="6 4" stroke-width="1"/>')
         parts.append(f'<text x="{width - right - 4}" y="{y - 4:.1f}" text-anchor="end" fill="#dc2626">'
                      f'{html.escape(label)} {fmt(value)}</text>')
-    legend_x = float(left)
-    for index, line in enumerate(chart.lines):
+    for index, line in enumerate(lines):
         color = line.color or PALETTE[index % len(PALETTE)]
         for segment in _segments(line.points):
             coords = []
@@ -120,14 +126,32 @@ def svg_chart(chart: Chart, width: int = 540, height: int = 250) -> str:
             else:
                 parts.append(f'<polyline points="{" ".join(coords)}" fill="none" stroke="{color}" '
                              f'stroke-width="2"{dash}/>')
-        legend_y = height - 10
+        row = next(n for n, labels in enumerate(legend_rows) if index < sum(len(r) for r in legend_rows[:n + 1]))
+        before = legend_rows[row][:index - sum(len(r) for r in legend_rows[:row])]
+        legend_x = left + sum(_legend_width(label) for label in before)
+        legend_y = top + plot_h + 46 + 16 * row
         parts.append(f'<rect x="{legend_x}" y="{legend_y - 8}" width="12" height="4" fill="{color}"/>')
         parts.append(f'<text x="{legend_x + 16}" y="{legend_y - 3}">{html.escape(line.label)}</text>')
-        legend_x += 26 + 6.5 * len(line.label)
     if not ys:
         parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle">no data</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend_width(label: str) -> float:
+    return 26 + 6.2 * len(label)
+
+
+def _legend_rows(labels: list[str], width: float) -> list[list[str]]:
+    rows: list[list[str]] = [[]]
+    used = 0.0
+    for label in labels:
+        if rows[-1] and used + _legend_width(label) > width:
+            rows.append([])
+            used = 0.0
+        rows[-1].append(label)
+        used += _legend_width(label)
+    return rows
 
 
 def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:

@@ -161,3 +161,8 @@ def test_the_toolkit_never_imports_locust() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_saturated_machine_is_called_out() -> None:
+    assert "saturated (load average 9.0 on 2 cores)" in loadtest.host_saturation(1.0, 9.0, 2)
+    assert loadtest.host_saturation(1.0, 2.5, 2) == ""
