@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 ALTER TABLE steps ADD COLUMN IF NOT EXISTS input text;
 ALTER TABLE steps ADD COLUMN IF NOT EXISTS tool text;
+ALTER TABLE steps ADD COLUMN IF NOT EXISTS published_at timestamptz;
+CREATE INDEX IF NOT EXISTS steps_queued ON steps (published_at) WHERE status = 'queued';
 ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_status_check;
 -- 'waiting': a synthesis step not yet due (its inputs are still running).
 ALTER TABLE steps ADD CONSTRAINT steps_status_check

@@ -114,3 +114,17 @@ def test_overdue_tasks_fail_with_a_timeout(postgres_url: str, redis_url: str, st
     with ServedApp(build_app(settings)):
         eventually(lambda: task_row(postgres_url, task_id)["status"] == "failed")
     assert "timed out" in task_row(postgres_url, task_id)["error"]
+
+
+def test_steps_lost_with_redis_are_published_again(postgres_url: str, redis_url: str, streams: dict[str, str]) -> None:
+    settings = Settings(stage="test", database_url=postgres_url, redis_url=redis_url, redeliver_after_seconds=0.3,
+                        reconcile_interval_seconds=0.2, **streams)
+    task_id = new_task(postgres_url)
+    # Postgres says the step was published; the stream never got it (Redis lost it).
+    execute(postgres_url, "UPDATE tasks SET status = 'running' WHERE id = $1", task_id)
+    execute(postgres_url, "INSERT INTO steps (task_id, step_no, kind, input, status, published_at) "
+            "VALUES ($1, 0, 'chat', 'hello', 'queued', now() - interval '1 minute')", task_id)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    with ServedApp(build_app(settings)):
+        steps = eventually(lambda: [f for _, f in r.xrange(streams["steps_stream"]) if f["task_id"] == str(task_id)])
+    assert steps[0]["input"] == "hello" and steps[0]["kind"] == "chat"

@@ -75,6 +75,10 @@ class OrchestratorSettings(DatabaseSettings, StreamSettings):
     reconcile_interval_seconds: float = 2.0
     # A task not finished this long after acceptance is failed ("timed out").
     task_timeout_seconds: float = 300.0
+    # A step (or task) message published this long ago and still not picked up is published
+    # again: it may have been lost with a Redis that died between two fsyncs. Duplicates are
+    # harmless (every effect is idempotent), so this errs on the side of republishing.
+    redeliver_after_seconds: float = 120.0
 
 
 class WorkerSettings(StreamSettings):

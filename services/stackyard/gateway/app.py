@@ -102,15 +102,18 @@ def build_app(settings: Settings) -> FastAPI:
             raise HTTPException(422, f"input is {len(task.input)} characters; the limit is {settings.max_input_chars}")
 
     async def admit(who: str) -> None:
+        # Redis is transport, not the source of truth: when it cannot answer, admit the task —
+        # the row is committed and the reconciler publishes it once Redis is back.
         try:
-            if not await limits.allow(stream(), who, settings.rate_limit_per_second):
-                TASKS_REJECTED.labels("rate").inc()
-                raise HTTPException(429, f"rate limit of {settings.rate_limit_per_second} requests/s exceeded",
-                                    headers={"Retry-After": "1"})
+            allowed = await limits.allow(stream(), who, settings.rate_limit_per_second)
             backlog = await state["backlog"].current()
         except (OSError, aioredis.ConnectionError, aioredis.TimeoutError) as error:
-            TASKS_REJECTED.labels("unavailable").inc()
-            raise unavailable("queue", error) from error
+            log(logger, logging.WARNING, "limits unavailable; admitting", error=str(error))
+            return
+        if not allowed:
+            TASKS_REJECTED.labels("rate").inc()
+            raise HTTPException(429, f"rate limit of {settings.rate_limit_per_second} requests/s exceeded",
+                                headers={"Retry-After": "1"})
         if backlog > settings.max_backlog:
             TASKS_REJECTED.labels("backlog").inc()
             raise HTTPException(429, f"backlog of {backlog} tasks is over the limit of {settings.max_backlog}",

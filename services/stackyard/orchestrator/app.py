@@ -89,12 +89,14 @@ class Orchestrator:
             "task_id": str(task["id"]), "step_no": str(step_no), "kind": kind, "input": text,
             "session_id": task["session_id"], "tool": tool or "", "context": context,
         })
+        await self.pool.execute("UPDATE steps SET published_at = now() WHERE task_id = $1 AND step_no = $2",
+                                task["id"], step_no)
 
     async def on_result(self, fields: Fields) -> None:
         status = "completed" if fields.get("status") == "completed" else "failed"
         output, error = fields.get("output"), fields.get("error") or None
         task_id, step_no = fields["task_id"], int(fields["step_no"])
-        due: list[asyncpg.Record] = []
+        due = False
         async with self.pool.acquire() as connection, connection.transaction():
             # The row lock serialises results of one task: the last sub-step sees all others done.
             task = await connection.fetchrow(
@@ -107,7 +109,7 @@ class Orchestrator:
                 task["id"], step_no, status, output, error,
             )
             steps = await connection.fetch(
-                "SELECT step_no, kind, status, input, output, tool FROM steps WHERE task_id = $1 ORDER BY step_no",
+                "SELECT step_no, kind, status, output FROM steps WHERE task_id = $1 ORDER BY step_no",
                 task["id"])
             final = steps[-1]
             if status == "failed":
@@ -121,12 +123,11 @@ class Orchestrator:
                     await connection.execute(
                         "UPDATE steps SET status = 'queued' WHERE task_id = $1 AND step_no = $2",
                         task["id"], final["step_no"])
-                    due = [final]
+                    due = True
             if outcome is not None:
                 await self._finish_in(connection, task["id"], *outcome)
         if due:
-            context = json.dumps([{"input": s["input"], "output": s["output"]} for s in steps[:-1]])
-            await self.publish_step(task, final["step_no"], final["kind"], final["input"], final["tool"], context)
+            await self.publish_due_step(task, final["step_no"])
         if outcome is not None:
             await self._finished(task_id, outcome[0])
 
@@ -155,16 +156,72 @@ class Orchestrator:
         await self.finish(fields["task_id"], "failed", None, reason)
 
     async def reconcile_once(self) -> int:
+        """Publish what Postgres says is due but Redis does not hold. Returns how many.
+
+        - tasks committed but never published (the gateway lost Redis after the commit);
+        - task and step messages lost with Redis (e.g. a crash between two fsyncs of its
+          append-only file): when the streams hold fewer entries than Postgres has work
+          outstanding, the oldest outstanding messages are published again. Duplicates are
+          harmless — every effect is idempotent — so this errs on the side of republishing.
+        """
         rows = await self.pool.fetch(
             "SELECT id FROM tasks WHERE published_at IS NULL AND status = 'queued' "
             "AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT 500",
             self.settings.republish_after_seconds,
         )
         for row in rows:
-            await self.redis.xadd(self.settings.tasks_stream, {"task_id": str(row["id"])})
-            await self.pool.execute("UPDATE tasks SET published_at = now() WHERE id = $1", row["id"])
-            REPUBLISHED.inc()
-        return len(rows)
+            await self.republish_task(row["id"])
+        return len(rows) + await self.redeliver_lost()
+
+    async def republish_task(self, task_id: Any) -> None:
+        await self.redis.xadd(self.settings.tasks_stream, {"task_id": str(task_id)})
+        await self.pool.execute("UPDATE tasks SET published_at = now() WHERE id = $1", task_id)
+        REPUBLISHED.inc()
+
+    async def in_flight(self, *streams: str) -> int:
+        total = 0
+        for stream in streams:
+            try:
+                groups = await self.redis.xinfo_groups(stream)
+            except aioredis.ResponseError:
+                continue
+            total += sum((g.get("lag") or 0) + (g.get("pending") or 0) for g in groups)
+        return total
+
+    async def redeliver_lost(self) -> int:
+        age = self.settings.redeliver_after_seconds
+        outstanding_tasks = await self.pool.fetchval(
+            "SELECT count(*) FROM tasks WHERE status = 'queued' AND published_at IS NOT NULL")
+        redelivered = 0
+        if outstanding_tasks > await self.in_flight(self.settings.tasks_stream):
+            for row in await self.pool.fetch(
+                    "SELECT id FROM tasks WHERE status = 'queued' AND published_at < now() - make_interval(secs => $1) "
+                    "ORDER BY published_at LIMIT 100", age):
+                await self.republish_task(row["id"])
+                redelivered += 1
+        outstanding_steps = await self.pool.fetchval(
+            "SELECT count(*) FROM steps s JOIN tasks t ON t.id = s.task_id WHERE s.status = 'queued' "
+            "AND s.published_at IS NOT NULL AND t.status = 'running'")
+        # A step whose result waits in the results stream is still 'queued' in Postgres.
+        if outstanding_steps > await self.in_flight(self.settings.steps_stream, self.settings.results_stream):
+            for step in await self.pool.fetch(
+                    "SELECT t.id, t.session_id, s.step_no FROM steps s JOIN tasks t ON t.id = s.task_id "
+                    "WHERE s.status = 'queued' AND t.status = 'running' AND s.published_at < now() - "
+                    "make_interval(secs => $1) ORDER BY s.published_at LIMIT 100", age):
+                await self.publish_due_step(step, step["step_no"])
+                REPUBLISHED.inc()
+                redelivered += 1
+        return redelivered
+
+    async def publish_due_step(self, task: Mapping[str, Any], step_no: int) -> None:
+        """Publish one step from its row; a synthesis carries the outputs of the steps before it."""
+        steps = await self.pool.fetch(
+            "SELECT step_no, kind, input, output, tool FROM steps WHERE task_id = $1 ORDER BY step_no", task["id"])
+        step = next(s for s in steps if s["step_no"] == step_no)
+        context = ""
+        if step["kind"] == "synthesis":
+            context = json.dumps([{"input": s["input"], "output": s["output"]} for s in steps if s["step_no"] < step_no])
+        await self.publish_step(task, step_no, step["kind"], step["input"], step["tool"], context)
 
     async def expire_once(self) -> int:
         rows = await self.pool.fetch(

@@ -66,9 +66,14 @@ async def complete(clients: Clients, messages: list[dict[str, str]], on_token: T
 async def history(clients: Clients, step: Step) -> list[dict[str, str]]:
     recalled = await clients.memory.get(f"/v1/sessions/{step.session_id}/messages", params={"limit": 200})
     recalled.raise_for_status()
-    # A redelivered step must not see its own earlier write as history.
-    return [{"role": m["role"], "content": m["content"]}
-            for m in recalled.json()["messages"] if m.get("step_id") != step.step_id]
+    # A redelivered step sees the history as its first delivery did: what came before its own
+    # earlier write, not that write nor later turns (so its answer is the same again).
+    messages = []
+    for m in recalled.json()["messages"]:
+        if m.get("step_id") == step.step_id:
+            break
+        messages.append({"role": m["role"], "content": m["content"]})
+    return messages
 
 
 async def remember(clients: Clients, step: Step, user: str, reply: str) -> None:
