@@ -89,7 +89,7 @@ class MonitoringConfig(Strict):
     alertmanager_port: int = Field(9093, ge=1, le=65535)
     receiver_port: int = Field(9095, ge=1, le=65535)
     grafana_port: int = Field(3000, ge=1, le=65535)
-    grafana: Literal["auto", "on", "off"] = "auto"
+    grafana: Literal["auto", "always", "never"] = "auto"  # not on/off: YAML reads those as booleans
     scrape_interval: str = Field("15s", pattern=r"^[1-9][0-9]*(ms|s|m|h)$")
     evaluation_interval: str = Field("15s", pattern=r"^[1-9][0-9]*(ms|s|m|h)$")
     # SLO alert windows and `for:` are divided by this (1 = production; ci compresses time).
