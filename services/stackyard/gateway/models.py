@@ -2,17 +2,20 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from stackyard.common.text import require_storable
 
 SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 Status = Literal["queued", "running", "completed", "failed"]
+StorableText = Annotated[str, AfterValidator(require_storable)]
 
 
 class TaskRequest(BaseModel):
-    agent: str = Field(description="which agent runs the task: 'chat' or 'planner'", examples=["chat"])
-    input: str = Field(description="the user's text; for 'planner', parts separated by ';'",
+    agent: StorableText = Field(description="which agent runs the task: 'chat' or 'planner'", examples=["chat"])
+    input: StorableText = Field(description="the user's text; for 'planner', parts separated by ';'",
                        examples=["hello"])
     session_id: str | None = Field(default=None, pattern=SESSION_PATTERN,
                                    description="conversation to continue; a new one is made when absent")

@@ -10,24 +10,28 @@ from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import FastAPI, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from stackyard.common.deps import apply_schema, connect_postgres
 from stackyard.common.http import create_app
 from stackyard.common.settings import MemorySettings as Settings
+from stackyard.common.text import require_storable
 
 SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
 
+StorableText = Annotated[str, AfterValidator(require_storable)]
+
+
 class NewMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool"]
-    content: str = Field(min_length=1, max_length=200_000)
+    content: StorableText = Field(min_length=1, max_length=200_000)
 
 
 class AppendRequest(BaseModel):
     messages: list[NewMessage] = Field(min_length=1, max_length=100)
-    task_id: str | None = Field(default=None, max_length=128)
-    step_id: str | None = Field(default=None, max_length=128)
+    task_id: StorableText | None = Field(default=None, max_length=128)
+    step_id: StorableText | None = Field(default=None, max_length=128)
 
 
 class StoredMessage(BaseModel):
@@ -99,7 +103,7 @@ def build_app(settings: Settings) -> FastAPI:
     @app.get("/v1/sessions/{session_id}/recall")
     async def recall(
         session_id: SessionId,
-        q: Annotated[str, Query(min_length=1, max_length=1000)],
+        q: Annotated[StorableText, Query(min_length=1, max_length=1000)],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> MessageList:
         rows = await state["pool"].fetch(
