@@ -76,8 +76,7 @@ def test_burn_rate_alerts_follow_the_sre_workbook() -> None:
 
 def test_time_compressed_variant_scales_windows_and_for_but_keeps_names() -> None:
     assert monitoring.scaled("1h", 30) == "2m" and monitoring.scaled("5m", 30) == "10s"
-    assert monitoring.scaled("3d", 30) == "144m" or monitoring.scaled("3d", 30) == "2h24m" \
-        or monitoring.duration(3 * 86400 / 30) == monitoring.scaled("3d", 30)
+    assert monitoring.scaled("3d", 30) == "144m" and monitoring.scaled("30m", 1) == "30m"
     fast = {r.get("record") or r["alert"]: r for g in monitoring.slo_rules(30)["groups"] for r in g["rules"]}
     assert "[2m]" in fast["slo:sli_error:ratio_rate1h"]["expr"]
     assert fast["TaskAvailabilityBurnRatePage"]["for"] == "4s"
@@ -226,14 +225,15 @@ def test_kubernetes_config_keeps_discovery_and_swaps_it_only_for_debian_s_promto
     swapped = monitoring.without_kubernetes_sd(json.loads(json.dumps(data)))
     assert all("kubernetes_sd_configs" not in job for job in swapped["scrape_configs"])
     with pytest.raises(StackyardError, match="unknown kubernetes_sd_configs role"):
-        monitoring.without_kubernetes_sd({"scrape_configs": [{"job_name": "x", "kubernetes_sd_configs": [{"role": "x"}]}]})
+        monitoring.without_kubernetes_sd(
+            {"scrape_configs": [{"job_name": "x", "kubernetes_sd_configs": [{"role": "x"}]}]})
 
 
 def test_check_commands_run_the_tools_in_the_images_without_network(tmp_path: Path) -> None:
     commands = dict(monitoring.check_commands(ROOT, "p:1", "a:1", tmp_path, {"ci": tmp_path / "ci"}))
     test_rules = commands["promtool test rules"]
     assert test_rules[:4] == ["docker", "run", "--rm", "--network"] and "p:1" in test_rules
-    assert test_rules[-3:-1] == ["test", "rules"] or "rules" in test_rules
+    assert test_rules[test_rules.index("p:1") + 1:test_rules.index("p:1") + 3] == ["test", "rules"]
     assert any(a.endswith("/alerts.test.yml") for a in test_rules)
     assert commands["amtool check-config"][-2:] == ["check-config", "/etc/alertmanager/alertmanager.yml"]
     assert "promtool check config (as rendered for stage ci)" in commands
