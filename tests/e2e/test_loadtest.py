@@ -100,7 +100,8 @@ def test_a_worker_failing_a_fifth_of_steps_breaches_the_error_rate(stack: str, t
 def test_scaling_measures_each_worker_count_then_capacity_plans_from_it(stack: str, tmp_path: Path) -> None:
     reconfigure(stack, {})
     result = inv("loadtest.scaling", "--stage", "ci", "--scale", "worker=1,2", "--duration", "8", "--users", "8",
-                 "--report", str(tmp_path / "scaling"), "--json", timeout=900)
+                 "--report", str(tmp_path / "scaling"), "--json", timeout=900,
+                 env={"STACKYARD__LOADTEST__SCALING_RUN__WARMUP_SECONDS": "3"})
     assert result.returncode == 0, result.stderr[-3000:]
     print(f"\n{result.stderr[-1200:]}")
     measured = json.loads(result.stdout)
