@@ -54,6 +54,7 @@ def compose_env(config: StackConfig, secrets: Secrets, plan: ImagePlan) -> dict[
         "STACKYARD_MODEL_NAME": config.model.name,
         "STACKYARD_MODEL_FIRST_TOKEN_MS": str(config.model.first_token_ms),
         "STACKYARD_MODEL_TOKENS_PER_SECOND": str(config.model.tokens_per_second),
+        "STACKYARD_MODEL_CPU_MS_PER_TOKEN": str(config.model.cpu_ms_per_token),
         "STACKYARD_WORKER_CONCURRENCY": str(config.worker.concurrency),
         "STACKYARD_WORKER_REPLICAS": str(config.worker.replicas),
         "STACKYARD_WORKER_FAILURE_RATE": str(config.worker.failure_rate),

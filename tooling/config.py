@@ -61,6 +61,7 @@ class ModelConfig(Strict):
     name: str = "stackyard-sim-1"
     first_token_ms: float = Field(50.0, ge=0)
     tokens_per_second: float = Field(200.0, ge=0)
+    cpu_ms_per_token: float = Field(0.0, ge=0)   # CPU burnt per token: the model scales on CPU
 
 
 class WorkerConfig(Strict):

@@ -141,3 +141,23 @@ def test_down_with_volumes_leaves_nothing_behind(stack_images: ImagePlan) -> Non
     assert down.returncode == 0, down.stderr
     assert (docker_ids("container", project), docker_ids("network", project), docker_ids("volume", project)) \
         == ([], [], [])
+
+
+def test_events_stream_state_changes_and_tokens(stack: dict[str, str]) -> None:
+    with httpx.Client(base_url=stack["url"], timeout=30) as client:
+        task_id = client.post("/v1/tasks", json={"agent": "chat", "input": "stream to me"}).json()["id"]
+        events: list[tuple[str, dict[str, object]]] = []
+        with client.stream("GET", f"/v1/tasks/{task_id}/events") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            kind = ""
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    events.append((kind, json.loads(line[6:])))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "done" and events[-1][1]["status"] == "completed"
+    # Events are kept in a stream, so even a subscriber arriving after the last token gets them all.
+    tokens = "".join(str(data["text"]) for kind, data in events if kind == "token")
+    assert tokens == events[-1][1]["result"]
+    assert ("task", {"status": "completed"}) in events

@@ -1,5 +1,6 @@
 """Gateway against real Postgres and Redis: commit then publish, task views, and 4xx for bad input."""
 
+import json
 import uuid
 
 import httpx
@@ -105,3 +106,40 @@ def test_readiness_reports_each_dependency(gateway: ServedApp) -> None:
     assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
     metrics = httpx.get(gateway.url + "/metrics").text
     assert 'http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
+
+
+def test_per_key_rate_limit_answers_429(postgres_url: str, redis_url: str, streams: dict[str, str]) -> None:
+    settings = gateway_settings(postgres_url, redis_url, streams, rate_limit_per_second=2)
+    with ServedApp(build_app(settings)) as served, httpx.Client(base_url=served.url) as client:
+        codes = [client.post("/v1/tasks", json={"agent": "chat", "input": "x"}) for _ in range(5)]
+    limited = [r for r in codes if r.status_code == 429]
+    # Five requests span at most two one-second windows of two: at least one is refused.
+    assert limited and all(r.headers["Retry-After"] == "1" and "rate limit" in r.json()["error"] for r in limited)
+    assert {r.status_code for r in codes} <= {202, 429}
+
+
+def test_a_deep_backlog_answers_429_with_retry_after(postgres_url: str, redis_url: str,
+                                                    streams: dict[str, str]) -> None:
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.xgroup_create(streams["steps_stream"], "workers", id="0", mkstream=True)
+    for n in range(5):
+        r.xadd(streams["steps_stream"], {"n": str(n)})  # undelivered: lag 5
+    settings = gateway_settings(postgres_url, redis_url, streams, max_backlog=3)
+    with ServedApp(build_app(settings)) as served:
+        refused = httpx.post(served.url + "/v1/tasks", json={"agent": "chat", "input": "x"})
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "2" and "backlog of 5" in refused.json()["error"]
+
+
+def test_nul_and_lone_surrogates_are_422_not_500(gateway: ServedApp) -> None:
+    for text in ("a\u0000b", "a\ud800b"):
+        response = httpx.post(gateway.url + "/v1/tasks", content=json.dumps({"agent": "chat", "input": text}),
+                              headers={"content-type": "application/json"})
+        assert response.status_code == 422 and "input" in response.json()["error"]
+
+
+def test_openapi_document_describes_the_task_api(gateway: ServedApp) -> None:
+    document = httpx.get(gateway.url + "/openapi.json").json()
+    assert {"/v1/tasks", "/v1/tasks/{task_id}", "/v1/tasks/{task_id}/events",
+            "/v1/sessions/{session_id}/messages"} <= set(document["paths"])
+    assert "429" in document["paths"]["/v1/tasks"]["post"]["responses"]

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stackyard.common.logs import request_id_var
+from stackyard.common.logs import request_id_var, task_id_var
 from stackyard.common.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 logger = logging.getLogger("stackyard.http")
@@ -44,6 +44,7 @@ class Guard:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        task_token = task_id_var.set(headers.get(b"x-task-id", b"").decode("latin-1")[:64] or None)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
 
@@ -98,6 +99,7 @@ class Guard:
             HTTP_REQUESTS.labels(method, label, str(status["code"])).inc()
             HTTP_DURATION.labels(method, label).observe(time.perf_counter() - started)
             request_id_var.reset(token)
+            task_id_var.reset(task_token)
 
     @staticmethod
     async def _error(send: Send, code: int, message: str, **extra: Any) -> None:

@@ -31,10 +31,18 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
 
 
+def burn_cpu(seconds: float) -> None:
+    """Busy-wait like a model computing tokens, so the model scales on CPU as a real one does."""
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        pass
+
+
 def build_app(settings: Settings) -> FastAPI:
     app = create_app("model", openapi=True)
 
     async def delay_for(count: int) -> None:
+        burn_cpu(count * settings.cpu_ms_per_token / 1000)
         await asyncio.sleep(count / settings.tokens_per_second if settings.tokens_per_second > 0 else 0)
 
     @app.get("/v1/models")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from stackyard.common.logs import task_id_var
 from stackyard.worker import tools
 
 TokenSink = Callable[[str], Awaitable[None]]
@@ -43,8 +44,23 @@ class Clients:
     model_name: str
 
 
+async def tag_task(request: httpx.Request) -> None:
+    """httpx hook: carry the task id to memory and model, so their logs name it too."""
+    task_id = task_id_var.get()
+    if task_id:
+        request.headers["X-Task-ID"] = task_id
+
+
 async def complete(clients: Clients, messages: list[dict[str, str]], on_token: TokenSink | None) -> str:
-    """One chat completion; streamed when someone listens for tokens."""
+    """One chat completion (streamed when someone listens for tokens), tried twice: a pooled
+    connection to a model replica that restarted fails once, and the call is idempotent."""
+    try:
+        return await _complete(clients, messages, on_token)
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+        return await _complete(clients, messages, on_token)
+
+
+async def _complete(clients: Clients, messages: list[dict[str, str]], on_token: TokenSink | None) -> str:
     body = {"model": clients.model_name, "messages": messages}
     if on_token is None:
         response = await clients.model.post("/v1/chat/completions", json=body)

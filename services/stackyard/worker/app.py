@@ -93,8 +93,14 @@ def build_app(settings: Settings) -> FastAPI:
         client = await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
         headers = {"Authorization": f"Bearer {settings.model_api_key}"} if settings.model_api_key else {}
         timeout = settings.request_timeout_seconds
-        memory = httpx.AsyncClient(base_url=settings.memory_url, timeout=timeout)
-        model = httpx.AsyncClient(base_url=settings.model_url, timeout=timeout, headers=headers)
+        # Connect errors are retried by the transport; idle connections are dropped early so a
+        # restarted peer is not answered from a dead pooled socket.
+        common = dict(timeout=timeout, event_hooks={"request": [agents.tag_task]},
+                      limits=httpx.Limits(keepalive_expiry=2.0))
+        memory = httpx.AsyncClient(base_url=settings.memory_url,
+                                   transport=httpx.AsyncHTTPTransport(retries=2), **common)
+        model = httpx.AsyncClient(base_url=settings.model_url, headers=headers,
+                                  transport=httpx.AsyncHTTPTransport(retries=2), **common)
         state.update(redis=client, memory=memory, model=model)
         worker = Worker(settings, client, agents.Clients(memory, model, settings.model_name))
         consumer = StreamConsumer(
