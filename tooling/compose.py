@@ -212,4 +212,5 @@ def table(rows: list[ServiceState]) -> str:
     header = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS")
     data = [(r.service, r.container, r.state, r.health, ", ".join(r.ports)) for r in rows]
     widths = [max(len(str(row[i])) for row in [header, *data]) for i in range(len(header))]
-    return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *data])
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *data]]
+    return "\n".join(line.rstrip() for line in lines)

@@ -43,6 +43,8 @@ INFRA_DOCKERFILES = {
     "prometheus": ["deploy/docker/prometheus.Dockerfile"],
     "alertmanager": ["deploy/docker/alertmanager.Dockerfile"],
 }
+# What every stack needs; the rest (monitoring) is made only when asked for.
+CORE_INFRA = ("redis", "postgres", "edge")
 PULL_TIMEOUT = 20.0
 
 
@@ -197,7 +199,8 @@ def ensure_debootstrap() -> str:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         with progress.step("installing debootstrap (apt-get)"):
             run(["apt-get", "update", "-qq"], timeout=300)
-            run(["apt-get", "install", "-y", "-qq", "debootstrap"], env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+            run(["apt-get", "install", "-y", "-qq", "debootstrap"],
+                env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
         return shutil.which("debootstrap") or "debootstrap"
     raise StackyardError("`debootstrap` is needed to bootstrap the base image and is not installed",
                          "install it (`sudo apt-get install debootstrap`), or set images.source: upstream "
@@ -229,20 +232,36 @@ def bootstrap_base(config: StackConfig, docker: DockerClient, root: Path, ref: s
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _pull(docker: DockerClient, ref: str) -> None:
+    with progress.step(f"pulling {ref}"):
+        try:
+            docker.image.pull(ref, quiet=True)
+        except DockerException as error:
+            raise StackyardError(f"could not pull {ref}",
+                                 "no registry answers? set images.source: bootstrap") from error
+
+
 def ensure_base(plan: ImagePlan, config: StackConfig, docker: DockerClient, root: Path) -> None:
     if docker.image.exists(plan.base):
         return
     if plan.source == "bootstrap":
         bootstrap_base(config, docker, root, plan.base)
-        return
-    for ref in (plan.base, *plan.infra.values()):
-        if not docker.image.exists(ref):
-            with progress.step(f"pulling {ref}"):
-                try:
-                    docker.image.pull(ref, quiet=True)
-                except DockerException as error:
-                    raise StackyardError(f"could not pull {ref}",
-                                         "no registry answers? set images.source: bootstrap") from error
+    else:
+        _pull(docker, plan.base)
+
+
+def ensure_infra(plan: ImagePlan, docker: DockerClient, root: Path, names: tuple[str, ...],
+                 rebuild: bool = False) -> None:
+    """Infrastructure images by name: built from Debian's packages, or pulled upstream."""
+    for name in names:
+        ref = plan.infra[name]
+        if docker.image.exists(ref) and not (rebuild and plan.source == "bootstrap"):
+            continue
+        if plan.source == "bootstrap":
+            with progress.step(f"building {ref} from Debian's package"):
+                _build(docker, root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
+        else:
+            _pull(docker, ref)
 
 
 def _build(docker: DockerClient, root: Path, dockerfile: str, ref: str, build_args: dict[str, str]) -> None:
@@ -253,19 +272,16 @@ def _build(docker: DockerClient, root: Path, dockerfile: str, ref: str, build_ar
         raise docker_cli.explain(error, f"building {ref}") from error
 
 
-def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, services: bool = True) -> ImagePlan:
+def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, services: bool = True,
+                  infra: tuple[str, ...] = CORE_INFRA) -> ImagePlan:
     """Build (or pull) every image the stack needs that is not present; return the plan.
 
-    `services=False` stops after the base and infrastructure images."""
+    `infra` names the infrastructure images wanted; `services=False` skips the service images."""
     docker = docker_cli.client()
     os.environ.update(docker_cli.buildkit_env())
     plan = make_plan(config, root, resolve_source(config, docker, root))
     ensure_base(plan, config, docker, root)
-    if plan.source == "bootstrap":
-        for name, ref in plan.infra.items():
-            if rebuild or not docker.image.exists(ref):
-                with progress.step(f"building {ref} from Debian's package"):
-                    _build(docker, root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
+    ensure_infra(plan, docker, root, infra, rebuild=rebuild)
     if not services:
         return plan
     missing = [c for c, ref in plan.services.items() if rebuild or not docker.image.exists(ref)]

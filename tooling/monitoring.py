@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from python_on_whales.exceptions import DockerException
 
-from tooling import images, progress
+from tooling import images
 from tooling.cli import docker as docker_cli
 from tooling.cli.run import CommandError, run
 from tooling.config import StackConfig
@@ -46,6 +45,7 @@ SERVICES_SOURCE = "services/stackyard"
 PROFILE = "monitoring"
 GRAFANA_PROFILE = "grafana"
 COMPOSE_SERVICES = ("prometheus", "alertmanager", "alert-receiver")
+INFRA = ("prometheus", "alertmanager")  # infrastructure images the monitoring profile needs
 
 # Series that exist without any service defining them.
 PROMETHEUS_SYNTHETIC = frozenset({
@@ -674,20 +674,7 @@ def ensure_check_images(config: StackConfig, root: Path) -> tuple[str, str]:
     os.environ.update(docker_cli.buildkit_env())
     plan = images.make_plan(config, root, images.resolve_source(config, docker, root), tag="-")
     images.ensure_base(plan, config, docker, root)
-    for name in ("prometheus", "alertmanager"):
-        ref = plan.infra[name]
-        if docker.image.exists(ref):
-            continue
-        if plan.source == "bootstrap":
-            with progress.step(f"building {ref} from Debian's package"):
-                images._build(docker, root, images.INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
-        else:
-            with progress.step(f"pulling {ref}"):
-                try:
-                    docker.image.pull(ref, quiet=True)
-                except DockerException as error:
-                    raise StackyardError(f"could not pull {ref}",
-                                         "no registry answers? set images.source: bootstrap") from error
+    images.ensure_infra(plan, docker, root, INFRA)
     return plan.infra["prometheus"], plan.infra["alertmanager"]
 
 

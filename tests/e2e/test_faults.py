@@ -19,7 +19,15 @@ import httpx
 import pytest
 
 from tests.e2e.faults import (
-    Outcome, Stack, assert_one_turn_per_task, docker, inv, post_many, session_messages, steady_load, submit,
+    Outcome,
+    Stack,
+    assert_one_turn_per_task,
+    docker,
+    inv,
+    post_many,
+    session_messages,
+    steady_load,
+    submit,
     wait_finished,
 )
 from tests.integration.support import free_port

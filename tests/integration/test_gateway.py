@@ -6,8 +6,8 @@ import uuid
 import httpx
 import pytest
 import redis
-
 from stackyard.gateway.app import Settings, build_app
+
 from tests.integration.support import ServedApp, fetch
 
 pytestmark = pytest.mark.integration

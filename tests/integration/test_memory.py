@@ -4,8 +4,8 @@ import uuid
 
 import httpx
 import pytest
-
 from stackyard.memory.app import Settings, build_app
+
 from tests.integration.support import ServedApp
 
 pytestmark = pytest.mark.integration

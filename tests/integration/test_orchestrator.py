@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 import redis
-
 from stackyard.orchestrator.app import Settings, build_app
+
 from tests.integration.support import ServedApp, eventually, execute, fetch
 
 pytestmark = pytest.mark.integration

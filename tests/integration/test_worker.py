@@ -3,12 +3,12 @@
 import httpx
 import pytest
 import redis
-
 from stackyard.memory.app import Settings as MemorySettings
 from stackyard.memory.app import build_app as memory_app
 from stackyard.model.app import Settings as ModelSettings
 from stackyard.model.app import build_app as model_app
 from stackyard.worker.app import Settings, build_app
+
 from tests.integration.support import ServedApp, eventually
 
 pytestmark = pytest.mark.integration

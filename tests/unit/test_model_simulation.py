@@ -3,7 +3,6 @@
 import json
 
 from fastapi.testclient import TestClient
-
 from stackyard.model import simulate
 from stackyard.model.app import Settings, build_app
 

@@ -30,8 +30,9 @@ def check_engine() -> None:
         if error.returncode == 127:
             raise StackyardError("the `docker` command is not installed",
                                  "install Docker Engine (https://docs.docker.com/engine/install/)") from error
+        last = error.stderr.strip().splitlines()[-1] if error.stderr.strip() else "no answer"
         raise StackyardError(
-            f"the Docker daemon is not reachable ({error.stderr.strip().splitlines()[-1] if error.stderr.strip() else 'no answer'})",
+            f"the Docker daemon is not reachable ({last})",
             "start it (`sudo systemctl start docker`, or open Docker Desktop) and check that "
             "your user may use it (`docker info`)",
         ) from error

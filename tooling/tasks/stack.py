@@ -37,7 +37,8 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
     secrets = load_secrets(cfg)
     docker_cli.check_engine()
     docker_cli.check_compose()
-    plan = images.ensure_images(cfg, ROOT, rebuild=rebuild)
+    wanted = images.CORE_INFRA + (monitoring_module.INFRA if monitoring else ())
+    plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted)
     profiles: list[str] = []
     if monitoring:
         grafana_ref = cfg.images.upstream.grafana

@@ -5,12 +5,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import asyncpg
 import redis.asyncio as aioredis
 
 from stackyard.common.logs import log
+
+
+class TaskStoreSettings(Protocol):
+    """What `connect_task_store` reads; the gateway's and orchestrator's settings have it all."""
+    database_url: str
+    database_pool_size: int
+    redis_url: str
+    startup_timeout_seconds: float
 
 logger = logging.getLogger("stackyard.deps")
 T = TypeVar("T")
@@ -42,10 +50,17 @@ async def connect_postgres(url: str, size: int, timeout_seconds: float) -> async
 async def apply_schema(pool: asyncpg.Pool, name: str) -> None:
     """Apply an idempotent schema file; an advisory lock keeps concurrent starters apart."""
     sql = resources.files("stackyard").joinpath(name).read_text()
-    async with pool.acquire() as connection:
-        async with connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
-            await connection.execute(sql)
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
+        await connection.execute(sql)
+
+
+async def connect_task_store(settings: TaskStoreSettings) -> tuple[asyncpg.Pool, aioredis.Redis]:
+    """Postgres with the tasks schema applied, and Redis: what the gateway and orchestrator share."""
+    pool = await connect_postgres(settings.database_url, settings.database_pool_size,
+                                  settings.startup_timeout_seconds)
+    await apply_schema(pool, "schema_tasks.sql")
+    return pool, await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
 
 
 async def connect_redis(url: str, timeout_seconds: float) -> aioredis.Redis:

@@ -8,6 +8,7 @@ the dead-letter stream and `on_dead` decides what that means.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -110,10 +111,8 @@ class StreamConsumer:
                 await self.claim_once()
             except Exception as error:
                 log(logger, logging.WARNING, "claim failed", stream=self.stream, error=str(error))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval)
-            except TimeoutError:
-                pass
 
     async def claim_once(self) -> int:
         """Claim (or dead-letter) entries idle past claim_idle_ms; returns how many were handled."""

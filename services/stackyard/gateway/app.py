@@ -22,13 +22,19 @@ from fastapi.responses import StreamingResponse
 from prometheus_client import Counter
 
 from stackyard.common import events
-from stackyard.common.deps import apply_schema, connect_postgres, connect_redis
+from stackyard.common.deps import connect_task_store
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
 from stackyard.common.settings import GatewaySettings as Settings
 from stackyard.gateway import limits
 from stackyard.gateway.models import (
-    ERRORS, SESSION_PATTERN, SessionHistory, StepView, TaskAccepted, TaskRequest, TaskView,
+    ERRORS,
+    SESSION_PATTERN,
+    SessionHistory,
+    StepView,
+    TaskAccepted,
+    TaskRequest,
+    TaskView,
 )
 
 logger = logging.getLogger("stackyard.gateway")
@@ -53,11 +59,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await connect_postgres(
-            settings.database_url, settings.database_pool_size, settings.startup_timeout_seconds
-        )
-        await apply_schema(pool, "schema_tasks.sql")
-        client = await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
+        pool, client = await connect_task_store(settings)
         state.update(pool=pool, redis=client, http=httpx.AsyncClient(base_url=settings.memory_url, timeout=10),
                      backlog=limits.Backlog(client, [settings.tasks_stream, settings.steps_stream]))
         yield

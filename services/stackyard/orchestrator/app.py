@@ -8,6 +8,7 @@ All writes are guarded by the current status, so a redelivered message changes n
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
 
 from stackyard.common import events
-from stackyard.common.deps import apply_schema, connect_postgres, connect_redis
+from stackyard.common.deps import connect_task_store
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
 from stackyard.common.settings import OrchestratorSettings as Settings
@@ -205,7 +206,8 @@ class Orchestrator:
         # A step whose result waits in the results stream is still 'queued' in Postgres.
         if outstanding_steps > await self.in_flight(self.settings.steps_stream, self.settings.results_stream):
             for step in await self.pool.fetch(
-                    "SELECT t.id, t.session_id, s.step_no FROM steps s JOIN tasks t ON t.id = s.task_id "
+                    "SELECT t.id, t.session_id, s.step_no FROM steps s "
+                    "JOIN tasks t ON t.id = s.task_id "
                     "WHERE s.status = 'queued' AND t.status = 'running' AND s.published_at < now() - "
                     "make_interval(secs => $1) ORDER BY s.published_at LIMIT 100", age):
                 await self.publish_due_step(step, step["step_no"])
@@ -220,7 +222,8 @@ class Orchestrator:
         step = next(s for s in steps if s["step_no"] == step_no)
         context = ""
         if step["kind"] == "synthesis":
-            context = json.dumps([{"input": s["input"], "output": s["output"]} for s in steps if s["step_no"] < step_no])
+            before = [s for s in steps if s["step_no"] < step_no]
+            context = json.dumps([{"input": s["input"], "output": s["output"]} for s in before])
         await self.publish_step(task, step_no, step["kind"], step["input"], step["tool"], context)
 
     async def expire_once(self) -> int:
@@ -272,10 +275,8 @@ class Orchestrator:
                 await self.observe_streams()
             except Exception as error:
                 log(logger, logging.WARNING, "housekeeping failed", error=str(error))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self.settings.reconcile_interval_seconds)
-            except TimeoutError:
-                pass
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -283,11 +284,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await connect_postgres(
-            settings.database_url, settings.database_pool_size, settings.startup_timeout_seconds
-        )
-        await apply_schema(pool, "schema_tasks.sql")
-        client = await connect_redis(settings.redis_url, settings.startup_timeout_seconds)
+        pool, client = await connect_task_store(settings)
         orchestrator = Orchestrator(settings, pool, client)
         state.update(pool=pool, redis=client)
         common = dict(
