@@ -125,3 +125,15 @@ def test_load_scales_the_workers_out_and_back(kind: Cluster) -> None:
             break
         time.sleep(10)
     assert int(hpa(kind, "worker").get("currentReplicas") or 0) <= 1, "workers did not scale back in"
+
+
+def test_inv_loadtest_on_the_cluster_judges_latency_and_scaling(kind: Cluster, tmp_path: Path) -> None:
+    """`inv loadtest --target cluster`: the verdict carries the scaling SLOs from the HPA sampler."""
+    result = inv("loadtest", "--target", "cluster", "--profile", "step", "--report", str(tmp_path), "--json",
+                 timeout=1800)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    verdict = json.loads(result.stdout)
+    assert {"verdict.json", "report.html"} <= {p.name for p in tmp_path.iterdir()}
+    names = {slo["name"] for slo in verdict["slos"]}
+    assert any("scale" in name for name in names), names
+    assert result.returncode == 0, [s for s in verdict["slos"] if not s["passed"]]
