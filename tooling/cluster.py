@@ -51,7 +51,7 @@ PULL_TIMEOUT = 120.0
 ROLLOUT_TIMEOUT = "300s"
 METRICS_TIMEOUT = 240.0
 ADDON_ROLLOUTS = (("kube-system", "deployment/metrics-server"), ("monitoring", "deployment/prometheus"),
-                  ("monitoring", "deployment/prometheus-adapter"))
+                  ("monitoring", "deployment/alertmanager"), ("monitoring", "deployment/prometheus-adapter"))
 
 
 @dataclass
@@ -299,7 +299,7 @@ def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan, *, to
         for image in plan_images(plan):
             how = cluster.load_docker_image(image)
             progress.say(f"  {image} ({how})")
-    with timings.phase("add-ons: metrics-server, Prometheus, prometheus-adapter"):
+    with timings.phase("add-ons: metrics-server, Prometheus, Alertmanager, prometheus-adapter"):
         addons = k8s.render_addons(orchestration)
         apply(cluster, addons.objects)
         wait_rollouts(cluster, [(ns, target) for ns, target in ADDON_ROLLOUTS])

@@ -53,6 +53,7 @@ POSTGRES_ENV = frozenset({"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "
 ADDON_IMAGES = frozenset({
     "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
     "quay.io/prometheus/prometheus:v3.5.0",
+    "quay.io/prometheus/alertmanager:v0.28.1",
     "registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0",
 })
 SETTINGS_CLASSES = {

@@ -95,6 +95,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, config
     root = tmp_path / "repo"
     (root / "deploy").mkdir(parents=True)
     (root / "deploy" / "orchestration").symlink_to(ROOT / k8s.ORCHESTRATION)
+    (root / "deploy" / "monitoring").symlink_to(ROOT / "deploy" / "monitoring")  # the add-ons' components
     (root / "deploy" / "docker").symlink_to(ROOT / "deploy" / "docker")
     cfg = config.load("kind", ROOT / "envs", environ={})
     secrets = config.Secrets(postgres_password="s3cret-never-in-argv", api_keys=("k1",))
@@ -123,13 +124,14 @@ def test_up_creates_the_cluster_then_loads_installs_applies_and_waits_in_order(f
     assert commands[:2] == ["kind get clusters", "kind create cluster"]
     assert first_load < applies[0] < rollouts[0]  # images before the add-ons, add-ons before their rollouts
     assert len(applies) == 3  # add-ons; namespace + secret; the overlay
-    assert [runner.calls[i][-1] for i in rollouts[:3]] == ["--timeout=300s"] * 3
-    assert [runner.calls[i][runner.calls[i].index("status") + 1] for i in rollouts[:3]] == [
-        "deployment/metrics-server", "deployment/prometheus", "deployment/prometheus-adapter"]
-    stack_rollouts = {runner.calls[i][runner.calls[i].index("status") + 1] for i in rollouts[3:]}
+    assert [runner.calls[i][-1] for i in rollouts[:4]] == ["--timeout=300s"] * 4
+    assert [runner.calls[i][runner.calls[i].index("status") + 1] for i in rollouts[:4]] == [
+        "deployment/metrics-server", "deployment/prometheus", "deployment/alertmanager",
+        "deployment/prometheus-adapter"]
+    stack_rollouts = {runner.calls[i][runner.calls[i].index("status") + 1] for i in rollouts[4:]}
     expected = {f"deployment/{c}" for c in k8s.APP_COMPONENTS} | {"statefulset/redis", "statefulset/postgres"}
     assert stack_rollouts == expected
-    assert applies[2] < rollouts[3]
+    assert applies[2] < rollouts[4]
     assert any("top" in c for c in runner.calls[rollouts[-1]:])
     rendering = [c for c in runner.calls if c[1] == "kustomize"]
     assert len(rendering) == 2  # add-ons and the kind overlay, rendered for real

@@ -4,10 +4,12 @@ Real kustomize (the kubectl wheel), real schemas (kubernetes-validate, offline) 
 a seeded mistake is a text edit in a copy of deploy/orchestration, rendered like the original.
 """
 
+import fnmatch
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
 
 from tooling import config, images, k8s
 
@@ -62,13 +64,56 @@ def test_overlays_differ_only_where_declared(report: k8s.Report) -> None:
     assert all(spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300 for spec in hpas.values())
 
 
+def test_addon_prometheus_runs_the_projects_config_rules_and_alertmanager(report: k8s.Report) -> None:
+    """One scrape config (deploy/monitoring's), every rule file mounted where its rule_files
+    point, and alerts sent to the add-on Alertmanager, configured from deploy/monitoring."""
+    addons = next(r for r in report.renderings if r.label == "addons")
+    monitoring = ROOT / "deploy" / "monitoring"
+    maps = {o["metadata"]["name"].rsplit("-", 1)[0]: o for o in addons.objects if o["kind"] == "ConfigMap"}
+    rule_files = sorted((monitoring / "rules").glob("*.rules.yml"))
+    assert rule_files
+    rules = maps["prometheus-rules"]
+    assert rules["metadata"]["namespace"] == "monitoring"
+    assert {name: yaml.safe_load(text) for name, text in rules["data"].items()} == {
+        path.name: yaml.safe_load(path.read_text()) for path in rule_files}
+    scrape = yaml.safe_load(maps["prometheus-config"]["data"]["prometheus.yml"])
+    assert scrape == yaml.safe_load((monitoring / "kubernetes" / "prometheus.yml").read_text())
+    # prometheus-adapter's rule maps the namespace and service labels back to Kubernetes objects.
+    stack = next(j for j in scrape["scrape_configs"] if j["job_name"] == "kubernetes-service-endpoints")
+    assert {"namespace", "service"} <= {r.get("target_label") for r in stack["relabel_configs"]}
+    alertmanager = maps["alertmanager-config"]["data"]["alertmanager.yml"]
+    assert alertmanager == (monitoring / "alertmanager" / "alertmanager.yml").read_text()
+
+    by = {(o["kind"], o["metadata"]["name"]): o for o in addons.objects}
+    pod = by[("Deployment", "prometheus")]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+    container = pod["containers"][0]
+    mounts = {volumes[m["name"]]: m["mountPath"] for m in container["volumeMounts"] if m["name"] in volumes}
+    rules_dir = mounts[rules["metadata"]["name"]]
+    assert all(PurePosixPath(pattern).parent == PurePosixPath(rules_dir) for pattern in scrape["rule_files"])
+    assert all(any(fnmatch.fnmatch(f"{rules_dir}/{path.name}", pattern) for pattern in scrape["rule_files"])
+               for path in rule_files)
+    config_file = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--config.file="))
+    assert config_file == f"{mounts[maps['prometheus-config']['metadata']['name']]}/prometheus.yml"
+
+    # Alerting points at the add-on Alertmanager's Service, which mounts alertmanager.yml.
+    targets = [t for am in scrape["alerting"]["alertmanagers"] for c in am["static_configs"] for t in c["targets"]]
+    assert targets == ["alertmanager.monitoring.svc:9093"]
+    service = by[("Service", "alertmanager")]
+    assert service["metadata"]["namespace"] == "monitoring" and service["spec"]["ports"][0]["port"] == 9093
+    am_pod = by[("Deployment", "alertmanager")]["spec"]["template"]["spec"]
+    assert {"configMap": {"name": maps["alertmanager-config"]["metadata"]["name"]}, "name": "config"} in am_pod["volumes"]
+
+
 # --- seeded mistakes ---------------------------------------------------------------------------
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    copy = tmp_path / "orchestration"
+    copy = tmp_path / k8s.ORCHESTRATION
     shutil.copytree(ROOT / k8s.ORCHESTRATION, copy)
+    # The add-ons load deploy/monitoring's configs and rules (kustomize components beside them).
+    shutil.copytree(ROOT / "deploy" / "monitoring", tmp_path / "deploy" / "monitoring")
     return copy
 
 
