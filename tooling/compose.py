@@ -138,14 +138,14 @@ def wait_healthy(docker: DockerClient, expected: dict[str, int], timeout: float)
         if failed:
             names = ", ".join(s.service for s in failed)
             raise StackyardError(f"{names} failed to start ({', '.join(s.state + '/' + s.health for s in failed)})",
-                                 f"see why with `inv logs {failed[0].service}`")
+                                 f"see why with `inv logs -s {failed[0].service}`")
         counts = {name: sum(1 for s in current if s.service == name and _ready(s)) for name in expected}
         if all(counts[name] >= want for name, want in expected.items()):
             return current
         if time.monotonic() > deadline:
             waiting = [n for n, want in expected.items() if counts[n] < want]
             raise StackyardError(f"not healthy after {timeout:.0f}s: {', '.join(waiting)}",
-                                 f"see why with `inv logs {waiting[0]}`; raise compose.wait_timeout_seconds "
+                                 f"see why with `inv logs -s {waiting[0]}`; raise compose.wait_timeout_seconds "
                                  "if the machine is just slow")
         time.sleep(1.0)
 

@@ -150,7 +150,7 @@ def check_ready(url: str, timeout: float = 30.0) -> None:
             last = str(getattr(error, "reason", error))
         time.sleep(1.0)
     raise LoadRunError(f"the gateway at {url} is not ready ({last})",
-                       "check `inv status` and `inv logs gateway`; start the stack with `inv up`")
+                       "check `inv status` and `inv logs -s gateway`; start the stack with `inv up`")
 
 
 def locust_argv(root: Path, spec: RunSpec, csv_prefix: Path) -> list[str]:

@@ -161,3 +161,11 @@ def test_events_stream_state_changes_and_tokens(stack: dict[str, str]) -> None:
     tokens = "".join(str(data["text"]) for kind, data in events if kind == "token")
     assert tokens == events[-1][1]["result"]
     assert ("task", {"status": "completed"}) in events
+
+
+def test_logs_of_one_service_are_json_lines(stack: dict[str, str]) -> None:
+    result = inv("logs", "--service", "gateway", "--tail", "5", "--stage", "ci",
+                 env={"STACKYARD__COMPOSE__PROJECT_NAME": stack["project"]})
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("|", 1)[1].strip() for line in result.stdout.splitlines() if "|" in line]
+    assert lines and all(json.loads(line)["service"] == "gateway" for line in lines)

@@ -102,7 +102,8 @@ def test_addon_prometheus_runs_the_projects_config_rules_and_alertmanager(report
     service = by[("Service", "alertmanager")]
     assert service["metadata"]["namespace"] == "monitoring" and service["spec"]["ports"][0]["port"] == 9093
     am_pod = by[("Deployment", "alertmanager")]["spec"]["template"]["spec"]
-    assert {"configMap": {"name": maps["alertmanager-config"]["metadata"]["name"]}, "name": "config"} in am_pod["volumes"]
+    config_volume = {"configMap": {"name": maps["alertmanager-config"]["metadata"]["name"]}, "name": "config"}
+    assert config_volume in am_pod["volumes"]
 
 
 # --- seeded mistakes ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
          -d '{{"agent": "chat", "input": "hello stackyard"}}'
     curl -s {url}/v1/tasks/<id from the answer>{auth}
 
-  `inv status` shows the services, `inv logs SERVICE` their logs, `inv down` stops it all.""")
+  `inv status` shows the services, `inv logs -s SERVICE` its logs, `inv down` stops it all.""")
     for name, link in monitoring_urls.items():
         print(f"  {name:<13} {link}")
 
@@ -95,6 +95,8 @@ def status(c: Context, stage: str = "dev", json: bool = False) -> None:
     print(compose.as_json(rows) if json else compose.table(rows))
 
 
+# `--service/-s`, not a positional argument: invoke's positional arguments are always required,
+# and `inv logs` alone (every service) must work.
 @task(help={"service": "one service (default: all)", "follow": "keep streaming new lines",
             "tail": "only the last N lines per container", "stage": "config stage"})
 @friendly
