@@ -294,3 +294,26 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, ser
                     "BASE_IMAGE": plan.base, "WHEELHOUSE": str(wheelhouse), "COMPONENT": component,
                 })
     return plan
+
+
+def stale_refs(present: list[str], keep: list[str], repository: str) -> list[str]:
+    """The project's service images other than the ones to keep (older revisions, dirty builds).
+
+    Base and infrastructure images are kept: their tags name their content, not a revision."""
+    services = {f"{repository}/{component}" for component in COMPONENTS}
+    return sorted(ref for ref in present if ref.rsplit(":", 1)[0] in services and ref not in keep)
+
+
+def prune(config: StackConfig, root: Path, *, dry_run: bool = False) -> list[str]:
+    """Remove service images of other revisions than the current tree's; return what was (or would be) removed."""
+    docker = docker_cli.client()
+    plan = make_plan(config, root, config.images.source if config.images.source != "auto" else "bootstrap")
+    present = [tag for image in docker.image.list() for tag in image.repo_tags]
+    stale = stale_refs(present, list(plan.services.values()), config.images.repository)
+    if stale and not dry_run:
+        with progress.step(f"removing {len(stale)} image tag(s) of other revisions"):
+            try:
+                docker.image.remove(stale, force=False)
+            except DockerException as error:
+                raise docker_cli.explain(error, "removing old images") from error
+    return stale

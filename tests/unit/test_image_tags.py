@@ -50,3 +50,11 @@ def test_wheel_platforms_match_the_engine() -> None:
 def test_service_requirements_are_exact_pins() -> None:
     requirements = images.service_requirements(ROOT)
     assert requirements and all("==" in r for r in requirements)
+
+
+def test_prune_keeps_the_current_revision_and_every_base_or_infra_image() -> None:
+    present = ["stackyard/gateway:abc", "stackyard/gateway:old-dirty-1", "stackyard/worker:old",
+               "stackyard/base:bookworm-1", "stackyard/redis:deb-2", "python:3.11-slim-bookworm",
+               "other/gateway:old"]
+    keep = ["stackyard/gateway:abc", "stackyard/worker:abc"]
+    assert images.stale_refs(present, keep, "stackyard") == ["stackyard/gateway:old-dirty-1", "stackyard/worker:old"]

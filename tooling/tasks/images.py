@@ -43,3 +43,18 @@ def tags(c: Context, stage: str = "dev", json: bool = False) -> None:
     source = cfg.images.source if cfg.images.source != "auto" else "bootstrap"
     plan = images_module.make_plan(cfg, ROOT, source)
     print(jsonlib.dumps(plan.__dict__, indent=2) if json else "\n".join(plan.all()))
+
+
+@task(help={"stage": "config stage", "dry_run": "only list what would be removed",
+            "json": "print the removed tags as JSON on stdout"})
+@friendly
+def prune(c: Context, stage: str = "dev", dry_run: bool = False, json: bool = False) -> None:
+    """Remove this project's service images of other revisions (each edit of a dirty tree makes new ones)."""
+    cfg = load_config(stage)
+    docker_cli.check_engine()
+    removed = images_module.prune(cfg, ROOT, dry_run=dry_run)
+    if json:
+        print(jsonlib.dumps({"dry_run": dry_run, "removed": removed}, indent=2))
+    else:
+        verb = "would remove" if dry_run else "removed"
+        print("\n".join(f"{verb} {ref}" for ref in removed) or "nothing to remove: only the current tree's images")
