@@ -133,6 +133,12 @@ def make_plan(config: StackConfig, root: Path, source: str, tag: str | None = No
                      services)
 
 
+def offline_plan(config: StackConfig, root: Path) -> ImagePlan:
+    """The plan without asking Docker: service tags do not depend on the source; `auto` is shown
+    as bootstrap."""
+    return make_plan(config, root, config.images.source if config.images.source != "auto" else "bootstrap")
+
+
 def resolve_source(config: StackConfig, docker: DockerClient, root: Path) -> str:
     if config.images.source != "auto":
         return config.images.source
@@ -307,7 +313,7 @@ def stale_refs(present: list[str], keep: list[str], repository: str) -> list[str
 def prune(config: StackConfig, root: Path, *, dry_run: bool = False) -> list[str]:
     """Remove service images of other revisions than the current tree's; return what was (or would be) removed."""
     docker = docker_cli.client()
-    plan = make_plan(config, root, config.images.source if config.images.source != "auto" else "bootstrap")
+    plan = offline_plan(config, root)
     present = [tag for image in docker.image.list() for tag in image.repo_tags]
     stale = stale_refs(present, list(plan.services.values()), config.images.repository)
     if stale and not dry_run:

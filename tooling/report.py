@@ -6,7 +6,7 @@ SLO thresholds drawn in), errors, users, generator CPU and replicas per componen
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,21 @@ def fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:.1f}"
 
 
+def _frame(title: str, unit: str, width: int, height: int, left: int, right: int, y_top: float,
+           y_of: Callable[[float], float]) -> list[str]:
+    """The opening of every chart: the svg element, title, unit and five horizontal grid lines."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'aria-label="{html.escape(title)}">',
+             f'<text class="title" x="{left}" y="16">{html.escape(title)}</text>',
+             f'<text x="{width - right}" y="16" text-anchor="end">{html.escape(unit)}</text>']
+    for i in range(5):
+        value = y_top * i / 4
+        y = y_of(value)
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(value)}</text>')
+    return parts
+
+
 def svg_chart(chart: Chart, width: int = 540, height: int = 250) -> str:
     left, right, top, bottom = 52, 12, 28, 58
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -89,15 +104,7 @@ def svg_chart(chart: Chart, width: int = 540, height: int = 250) -> str:
     def py(y: float) -> float:
         return top + plot_h * (1 - min(y, y_top) / y_top)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{html.escape(chart.title)}">',
-             f'<text class="title" x="{left}" y="16">{html.escape(chart.title)}</text>',
-             f'<text x="{width - right}" y="16" text-anchor="end">{html.escape(chart.unit)}</text>']
-    for i in range(5):
-        value = y_top * i / 4
-        y = py(value)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(value)}</text>')
+    parts = _frame(chart.title, chart.unit, width, height, left, right, y_top, py)
     x_step = nice_ceiling(x_max / 6)
     for i in range(int(x_max // x_step) + 1):
         value = x_step * i
@@ -173,15 +180,7 @@ def svg_bars(title: str, unit: str, bars: list[tuple[str, float]], ideal: list[f
     plot_w, plot_h = width - left - right, height - top - bottom
     y_top = nice_ceiling(max([v for _, v in bars] + (ideal or []) + [1e-9]) * 1.1)
     slot = plot_w / max(len(bars), 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{html.escape(title)}">',
-             f'<text class="title" x="{left}" y="16">{html.escape(title)}</text>',
-             f'<text x="{width - right}" y="16" text-anchor="end">{html.escape(unit)}</text>']
-    for i in range(5):
-        value = y_top * i / 4
-        y = top + plot_h * (1 - value / y_top)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(value)}</text>')
+    parts = _frame(title, unit, width, height, left, right, y_top, lambda value: top + plot_h * (1 - value / y_top))
     for index, (label, value) in enumerate(bars):
         x = left + slot * index + slot * 0.2
         h = plot_h * value / y_top

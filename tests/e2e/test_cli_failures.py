@@ -40,10 +40,16 @@ def test_up_without_compose_v2_fails_fast_with_a_fix(tmp_path: Path) -> None:
     assert seconds < 5, f"took {seconds:.1f}s"
 
 
-def test_broken_stage_file_names_the_file_and_the_key(tmp_path: Path) -> None:
+def envs_with_dev_yaml(tmp_path: Path, text: str) -> Path:
+    """A copy of envs/ whose dev.yaml is `text`."""
     envs = tmp_path / "envs"
     shutil.copytree(ROOT / "envs", envs, ignore=shutil.ignore_patterns("*.env"))
-    (envs / "dev.yaml").write_text("gateway:\n  require_api_key: false\n  port: not-a-port\n")
+    (envs / "dev.yaml").write_text(text)
+    return envs
+
+
+def test_broken_stage_file_names_the_file_and_the_key(tmp_path: Path) -> None:
+    envs = envs_with_dev_yaml(tmp_path, "gateway:\n  require_api_key: false\n  port: not-a-port\n")
     result, seconds = inv("up", env={"STACKYARD_ENVS_DIR": str(envs)})
     assert result.returncode == 1
     assert f"{envs / 'dev.yaml'}: gateway.port" in result.stderr
@@ -51,9 +57,7 @@ def test_broken_stage_file_names_the_file_and_the_key(tmp_path: Path) -> None:
 
 
 def test_unknown_key_names_the_file(tmp_path: Path) -> None:
-    envs = tmp_path / "envs"
-    shutil.copytree(ROOT / "envs", envs, ignore=shutil.ignore_patterns("*.env"))
-    (envs / "dev.yaml").write_text("gateway:\n  require_api_key: false\nworkers:\n  replicas: 2\n")
+    envs = envs_with_dev_yaml(tmp_path, "gateway:\n  require_api_key: false\nworkers:\n  replicas: 2\n")
     result, _ = inv("status", env={"STACKYARD_ENVS_DIR": str(envs)})
     assert result.returncode == 1
     assert f"{envs / 'dev.yaml'}: workers: unknown key" in result.stderr

@@ -49,6 +49,12 @@ def check_compose() -> str:
         ) from error
 
 
+def check_engine_and_compose() -> None:
+    """The preflight of every compose task: both answer within seconds or say how to fix them."""
+    check_engine()
+    check_compose()
+
+
 def buildkit_env() -> dict[str, str]:
     """Without the buildx plugin the CLI must be told to use the legacy builder."""
     if os.environ.get("DOCKER_BUILDKIT"):

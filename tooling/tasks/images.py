@@ -40,8 +40,7 @@ def base(c: Context, stage: str = "dev") -> None:
 def tags(c: Context, stage: str = "dev", json: bool = False) -> None:
     """Show the image names and tags the current tree maps to (builds nothing)."""
     cfg = load_config(stage)
-    source = cfg.images.source if cfg.images.source != "auto" else "bootstrap"
-    plan = images_module.make_plan(cfg, ROOT, source)
+    plan = images_module.offline_plan(cfg, ROOT)
     print(jsonlib.dumps(plan.__dict__, indent=2) if json else "\n".join(plan.all()))
 
 

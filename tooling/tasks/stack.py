@@ -35,8 +35,7 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
     started = time.monotonic()
     cfg = load_config(stage, _overrides(port))
     secrets = load_secrets(cfg)
-    docker_cli.check_engine()
-    docker_cli.check_compose()
+    docker_cli.check_engine_and_compose()
     wanted = images.CORE_INFRA + (monitoring_module.INFRA if monitoring else ())
     plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted)
     profiles: list[str] = []
@@ -79,8 +78,7 @@ def _json(data: object) -> str:
 def down(c: Context, stage: str = "dev", volumes: bool = False) -> None:
     """Stop the stack and remove its containers and network (--volumes: its data too)."""
     cfg = load_config(stage)
-    docker_cli.check_engine()
-    docker_cli.check_compose()
+    docker_cli.check_engine_and_compose()
     compose.down(ROOT, cfg, volumes)
 
 
@@ -89,8 +87,7 @@ def down(c: Context, stage: str = "dev", volumes: bool = False) -> None:
 def status(c: Context, stage: str = "dev", json: bool = False) -> None:
     """Show each service: state, health and published ports."""
     cfg = load_config(stage)
-    docker_cli.check_engine()
-    docker_cli.check_compose()
+    docker_cli.check_engine_and_compose()
     rows = compose.status(ROOT, cfg)
     print(compose.as_json(rows) if json else compose.table(rows))
 
@@ -103,8 +100,7 @@ def status(c: Context, stage: str = "dev", json: bool = False) -> None:
 def logs(c: Context, service: str = "", follow: bool = False, tail: str = "", stage: str = "dev") -> None:
     """Print the stack's logs, or one service's (--follow to stream)."""
     cfg = load_config(stage)
-    docker_cli.check_engine()
-    docker_cli.check_compose()
+    docker_cli.check_engine_and_compose()
     if service and service not in compose.SERVICES:
         raise StackyardError(f"no service named {service!r}", f"choose one of: {', '.join(compose.SERVICES)}")
     compose.logs(ROOT, cfg, service or None, follow, tail or None)

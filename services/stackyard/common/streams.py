@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 from prometheus_client import Counter
@@ -31,6 +32,22 @@ DeadHandler = Callable[[Fields, str], Awaitable[None]]
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+Groups = list[dict[str, Any]]
+
+
+async def groups_of(client: aioredis.Redis, stream: str) -> Groups:
+    """XINFO GROUPS of a stream; none while the stream does not exist yet."""
+    try:
+        return list(await client.xinfo_groups(stream))
+    except ResponseError:
+        return []
+
+
+def in_flight(groups: Groups) -> int:
+    """Entries not yet delivered (lag) plus delivered but unacknowledged (pending), all groups."""
+    return sum((group.get("lag") or 0) + (group.get("pending") or 0) for group in groups)
 
 
 async def ensure_group(client: aioredis.Redis, stream: str, group: str) -> None:

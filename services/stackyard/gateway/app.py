@@ -121,18 +121,18 @@ def build_app(settings: Settings) -> FastAPI:
             raise HTTPException(429, f"backlog of {backlog} tasks is over the limit of {settings.max_backlog}",
                                 headers={"Retry-After": "2"})
 
-    async def insert(task: TaskRequest, session_id: str, idempotency_key: str | None) -> tuple[uuid.UUID, bool]:
+    async def insert(task: TaskRequest, session_id: str, idempotency_key: str | None) -> tuple[TaskAccepted, bool]:
         """Commit the task; with an idempotency key, a repeat returns the first task instead."""
-        task_id = uuid.uuid4()
         created = await pool().fetchval(
             "INSERT INTO tasks (id, agent, input, session_id, idempotency_key) VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            task_id, task.agent, task.input, session_id, idempotency_key,
+            uuid.uuid4(), task.agent, task.input, session_id, idempotency_key,
         )
         if created is not None:
-            return task_id, True
-        existing = await pool().fetchval("SELECT id FROM tasks WHERE idempotency_key = $1", idempotency_key)
-        return existing, False
+            return TaskAccepted(id=created, status="queued", session_id=session_id), True
+        existing = await pool().fetchrow(
+            "SELECT id, status, session_id FROM tasks WHERE idempotency_key = $1", idempotency_key)
+        return TaskAccepted(**dict(existing)), False
 
     @app.post("/v1/tasks", status_code=202, responses=ERRORS, summary="Submit a task")
     async def create_task(
@@ -146,22 +146,21 @@ def build_app(settings: Settings) -> FastAPI:
         session_id = task.session_id or f"session-{uuid.uuid4().hex}"
         scoped_key = f"{who}:{idempotency_key}" if idempotency_key else None
         try:
-            task_id, created = await insert(task, session_id, scoped_key)
-            if not created:
-                row = await pool().fetchrow("SELECT status, session_id FROM tasks WHERE id = $1", task_id)
-                return TaskAccepted(id=task_id, status=row["status"], session_id=row["session_id"])
+            accepted, created = await insert(task, session_id, scoped_key)
         except DATABASE_DOWN as error:
             TASKS_REJECTED.labels("unavailable").inc()
             raise unavailable("task store", error) from error
+        if not created:
+            return accepted
         TASKS_ACCEPTED.labels(task.agent).inc()
         try:
-            await stream().xadd(settings.tasks_stream, {"task_id": str(task_id)})
-            await pool().execute("UPDATE tasks SET published_at = now() WHERE id = $1", task_id)
+            await stream().xadd(settings.tasks_stream, {"task_id": str(accepted.id)})
+            await pool().execute("UPDATE tasks SET published_at = now() WHERE id = $1", accepted.id)
         except Exception as error:
             PUBLISH_FAILURES.inc()
             log(logger, logging.WARNING, "publish failed; reconciler will republish",
-                task_id=str(task_id), error=str(error))
-        return TaskAccepted(id=task_id, status="queued", session_id=session_id)
+                task_id=str(accepted.id), error=str(error))
+        return accepted
 
     async def load_task(task_id: uuid.UUID) -> TaskView:
         try:

@@ -4,6 +4,8 @@ import time
 
 import redis.asyncio as aioredis
 
+from stackyard.common.streams import groups_of, in_flight
+
 
 class Backlog:
     """Undelivered + unacknowledged entries on the task and step streams, cached briefly so a
@@ -19,14 +21,8 @@ class Backlog:
     async def current(self) -> int:
         now = time.monotonic()
         if now - self.read_at >= self.ttl:
-            total = 0
-            for stream in self.streams:
-                try:
-                    groups = await self.client.xinfo_groups(stream)
-                except aioredis.ResponseError:
-                    continue  # stream not created yet: nothing queued
-                total += sum((g.get("lag") or 0) + (g.get("pending") or 0) for g in groups)
-            self.value, self.read_at = total, now
+            self.value = sum([in_flight(await groups_of(self.client, stream)) for stream in self.streams])
+            self.read_at = now
         return self.value
 
 

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
 
-from stackyard.common import events
+from stackyard.common import events, streams
 from stackyard.common.deps import connect_task_store
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
@@ -156,7 +156,7 @@ class Orchestrator:
     async def on_dead_task(self, fields: Fields, reason: str) -> None:
         await self.finish(fields["task_id"], "failed", None, reason)
 
-    async def reconcile_once(self) -> int:
+    async def reconcile_once(self, groups: dict[str, streams.Groups]) -> int:
         """Publish what Postgres says is due but Redis does not hold. Returns how many.
 
         - tasks committed but never published (the gateway lost Redis after the commit);
@@ -172,29 +172,19 @@ class Orchestrator:
         )
         for row in rows:
             await self.republish_task(row["id"])
-        return len(rows) + await self.redeliver_lost()
+        return len(rows) + await self.redeliver_lost(groups)
 
     async def republish_task(self, task_id: Any) -> None:
         await self.redis.xadd(self.settings.tasks_stream, {"task_id": str(task_id)})
         await self.pool.execute("UPDATE tasks SET published_at = now() WHERE id = $1", task_id)
         REPUBLISHED.inc()
 
-    async def in_flight(self, *streams: str) -> int:
-        total = 0
-        for stream in streams:
-            try:
-                groups = await self.redis.xinfo_groups(stream)
-            except aioredis.ResponseError:
-                continue
-            total += sum((g.get("lag") or 0) + (g.get("pending") or 0) for g in groups)
-        return total
-
-    async def redeliver_lost(self) -> int:
+    async def redeliver_lost(self, groups: dict[str, streams.Groups]) -> int:
         age = self.settings.redeliver_after_seconds
         outstanding_tasks = await self.pool.fetchval(
             "SELECT count(*) FROM tasks WHERE status = 'queued' AND published_at IS NOT NULL")
         redelivered = 0
-        if outstanding_tasks > await self.in_flight(self.settings.tasks_stream):
+        if outstanding_tasks > streams.in_flight(groups[self.settings.tasks_stream]):
             for row in await self.pool.fetch(
                     "SELECT id FROM tasks WHERE status = 'queued' AND published_at < now() - make_interval(secs => $1) "
                     "ORDER BY published_at LIMIT 100", age):
@@ -204,7 +194,9 @@ class Orchestrator:
             "SELECT count(*) FROM steps s JOIN tasks t ON t.id = s.task_id WHERE s.status = 'queued' "
             "AND s.published_at IS NOT NULL AND t.status = 'running'")
         # A step whose result waits in the results stream is still 'queued' in Postgres.
-        if outstanding_steps > await self.in_flight(self.settings.steps_stream, self.settings.results_stream):
+        held = streams.in_flight(groups[self.settings.steps_stream]) + streams.in_flight(
+            groups[self.settings.results_stream])
+        if outstanding_steps > held:
             for step in await self.pool.fetch(
                     "SELECT t.id, t.session_id, s.step_no FROM steps s "
                     "JOIN tasks t ON t.id = s.task_id "
@@ -238,19 +230,13 @@ class Orchestrator:
             await self._finished(str(row["id"]), "failed")
         return len(rows)
 
-    async def observe_streams(self) -> None:
-        for stream in (self.settings.tasks_stream, self.settings.steps_stream, self.settings.results_stream):
-            try:
-                groups = await self.redis.xinfo_groups(stream)
-            except Exception:
-                continue
-            lag = sum(group.get("lag") or 0 for group in groups)
-            pending = sum(group.get("pending") or 0 for group in groups)
-            BACKLOG.labels(stream).set(lag)
-            PENDING.labels(stream).set(pending)
-            OLDEST_AGE.labels(stream).set(await self.oldest_age(stream, groups))
+    async def observe_streams(self, groups: dict[str, streams.Groups]) -> None:
+        for stream, of_stream in groups.items():
+            BACKLOG.labels(stream).set(sum(group.get("lag") or 0 for group in of_stream))
+            PENDING.labels(stream).set(sum(group.get("pending") or 0 for group in of_stream))
+            OLDEST_AGE.labels(stream).set(await self.oldest_age(stream, of_stream))
 
-    async def oldest_age(self, stream: str, groups: list[dict[str, Any]]) -> float:
+    async def oldest_age(self, stream: str, groups: streams.Groups) -> float:
         """Age of the oldest entry not yet acknowledged by some group (0 when there is none)."""
         oldest_ms: int | None = None
         for group in groups:
@@ -270,9 +256,12 @@ class Orchestrator:
     async def housekeeping(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                await self.reconcile_once()
+                # One XINFO per stream per cycle, shared by the reconciler and the gauges.
+                names = (self.settings.tasks_stream, self.settings.steps_stream, self.settings.results_stream)
+                groups = {name: await streams.groups_of(self.redis, name) for name in names}
+                await self.reconcile_once(groups)
                 await self.expire_once()
-                await self.observe_streams()
+                await self.observe_streams(groups)
             except Exception as error:
                 log(logger, logging.WARNING, "housekeeping failed", error=str(error))
             with contextlib.suppress(TimeoutError):
