@@ -170,7 +170,11 @@ def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
 
 
 def down(root: Path, config: StackConfig, volumes: bool) -> None:
-    docker = client(root, config, _existing_env(root, config))
+    env_file = _existing_env(root, config)
+    if env_file is None:
+        progress.say(f"  {config.compose.project_name} was never started from this checkout: nothing to stop")
+        return
+    docker = client(root, config, env_file)
     with progress.step(f"stopping {config.compose.project_name}" + (" and removing its volumes" if volumes else "")):
         try:
             docker.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
@@ -179,13 +183,19 @@ def down(root: Path, config: StackConfig, volumes: bool) -> None:
 
 
 def _existing_env(root: Path, config: StackConfig) -> Path | None:
-    """Commands other than `up` need the compose file to parse; the last rendered env does that."""
+    """Commands other than `up` need the compose file to parse; the last rendered env does that.
+
+    None: `inv up` never ran for this project here, so there is no stack of ours to act on (and
+    compose would fail on whichever required variable it happens to check first)."""
     path = env_file_path(root, config)
     return path if path.exists() else None
 
 
 def status(root: Path, config: StackConfig) -> list[ServiceState]:
-    docker = client(root, config, _existing_env(root, config))
+    env_file = _existing_env(root, config)
+    if env_file is None:
+        return []
+    docker = client(root, config, env_file)
     try:
         return states(docker)
     except DockerException as error:
@@ -193,7 +203,11 @@ def status(root: Path, config: StackConfig) -> list[ServiceState]:
 
 
 def logs(root: Path, config: StackConfig, service: str | None, follow: bool, tail: str | None) -> None:
-    docker = client(root, config, _existing_env(root, config))
+    env_file = _existing_env(root, config)
+    if env_file is None:
+        raise StackyardError(f"{config.compose.project_name} was never started from this checkout",
+                             "start it with `inv up`")
+    docker = client(root, config, env_file)
     try:
         for _source, line in docker.compose.logs(services=[service] if service else [], follow=follow,
                                                   tail=tail, stream=True):
