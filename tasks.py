@@ -6,7 +6,7 @@ The verbs used all day are at the top level (`inv up`, `inv down`, `inv status`,
 
 from invoke import Collection
 
-from tooling.tasks import cluster, dev, images, k8s, loadtest, monitoring, stack
+from tooling.tasks import cluster, config, dev, images, k8s, loadtest, monitoring, stack
 
 ns = Collection()
 for verb in (stack.up, stack.down, stack.status, stack.logs, dev.test, dev.doctor):
@@ -14,6 +14,7 @@ for verb in (stack.up, stack.down, stack.status, stack.logs, dev.test, dev.docto
 ns.add_collection(Collection.from_module(images, name="images"))
 # `inv cluster` is cluster.up (its default task).
 ns.add_collection(Collection.from_module(cluster, name="cluster"))
+ns.add_collection(Collection.from_module(config, name="config"))
 ns.add_collection(Collection.from_module(k8s, name="k8s"))
 ns.add_collection(Collection.from_module(monitoring, name="monitoring"))
 # `inv loadtest` is loadtest.run (its default task); `inv capacity` plans from loadtest.scaling's figures.

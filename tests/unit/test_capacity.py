@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tooling import capacity, config
+from tooling import config
 from tooling.errors import StackyardError
+from tooling.loadtest import capacity
 
 ROOT = Path(__file__).resolve().parents[2]
 # The shape `inv loadtest.scaling` writes (scaling.json), with round figures.

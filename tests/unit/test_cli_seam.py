@@ -1,15 +1,17 @@
 """The one CLI seam: typed errors, argv lists; and the argv the toolkit builds through it."""
 
+import os
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from tooling import compose, config, images
+from tooling import compose, compose_env, config, images
+from tooling.cli import docker as docker_cli
 from tooling.cli import run as run_module
-from tooling.cli.run import CommandError
-from tooling.errors import StackyardError
+from tooling.errors import CommandError, StackyardError
 from tooling.tasks.common import parse_scale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +48,7 @@ def test_wheelhouse_download_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         calls.append(list(argv))
         return ""
 
-    monkeypatch.setattr(images, "run", fake_run)
+    monkeypatch.setattr(run_module, "run", fake_run)
     (tmp_path / "services").mkdir()
     (tmp_path / "services/pyproject.toml").write_text(
         '[project]\nname = "x"\ndependencies = ["fastapi==1.0", "redis==2.0"]\n')
@@ -63,24 +65,94 @@ def test_wheelhouse_download_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert len(calls) == 1, "a complete wheelhouse is reused, not downloaded again"
 
 
+class FakeBuilds:
+    """Stands in for tooling.cli.run.run: records argv and env; this engine has no buildx plugin."""
+
+    def __init__(self, fail_build: bool = False) -> None:
+        self.calls: list[tuple[list[str], Mapping[str, str] | None]] = []
+        self.fail_build = fail_build
+
+    def __call__(self, argv: list[str], *, env: Mapping[str, str] | None = None, **_: object) -> str:
+        self.calls.append((list(argv), env))
+        if argv[1:2] == ["buildx"]:
+            raise CommandError(argv, 1, "docker: 'buildx' is not a docker command.")
+        if argv[1:2] == ["build"] and self.fail_build:
+            raise CommandError(argv, 1, "Step 3/7 : RUN apt-get install -y redis-server\nE: Unable to locate package")
+        return "sha256:0123\n"
+
+    def builds(self) -> list[tuple[list[str], Mapping[str, str] | None]]:
+        return [(argv, env) for argv, env in self.calls if argv[1:2] == ["build"]]
+
+
+@pytest.fixture
+def fake_builds(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBuilds]:
+    runner = FakeBuilds()
+    monkeypatch.setattr(run_module, "run", runner)
+    monkeypatch.delenv("DOCKER_BUILDKIT", raising=False)
+    docker_cli._has_buildx.cache_clear()  # the buildx probe is remembered per process
+    yield runner
+    docker_cli._has_buildx.cache_clear()
+
+
+def test_build_gets_the_legacy_builder_in_its_own_environment_only(fake_builds: FakeBuilds) -> None:
+    before = dict(os.environ)
+    docker_cli.build(Path("/ctx"), dockerfile=Path("/ctx/redis.Dockerfile"), tag="stackyard/redis:deb-1",
+                     build_args={"BASE_IMAGE": "stackyard/base:b-1"},
+                     labels={"org.opencontainers.image.version": "deb-1"})
+    assert fake_builds.builds() == [(
+        ["docker", "build", "--quiet", "--build-arg", "BASE_IMAGE=stackyard/base:b-1",
+         "--label", "org.opencontainers.image.version=deb-1", "--file", "/ctx/redis.Dockerfile",
+         "--tag", "stackyard/redis:deb-1", "/ctx"],
+        {"DOCKER_BUILDKIT": "0"})]
+    assert dict(os.environ) == before, "the builder choice must not leak into the process environment"
+    docker_cli.build(Path("/ctx"), dockerfile=Path("/ctx/x.Dockerfile"), tag="t:1")
+    assert [argv[1] for argv, _ in fake_builds.calls] == ["buildx", "build", "build"], "buildx is probed once"
+
+
+def test_a_user_set_docker_buildkit_is_left_alone(fake_builds: FakeBuilds, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_BUILDKIT", "1")
+    docker_cli.build(Path("/ctx"), dockerfile=Path("/ctx/x.Dockerfile"), tag="t:1")
+    assert fake_builds.builds()[0][1] == {}
+    assert not any(argv[1] == "buildx" for argv, _ in fake_builds.calls)
+
+
+def test_infra_images_are_built_through_the_adapter_and_a_failure_names_the_image(
+        fake_builds: FakeBuilds, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `docker image inspect` goes through python-on-whales, not the seam: the one fake beside it.
+    monkeypatch.setattr(docker_cli, "image_exists", lambda ref: False)
+    cfg = config.load("dev", ROOT / "envs", environ={})
+    plan = images.make_plan(cfg, ROOT, "bootstrap", tag="t")
+    images.ensure_infra(plan, ROOT, ("redis",))
+    ((argv, env),) = fake_builds.builds()
+    assert argv[argv.index("--file") + 1] == str(ROOT / "deploy/docker/redis.Dockerfile")
+    assert argv[argv.index("--tag") + 1] == plan.redis and f"BASE_IMAGE={plan.base}" in argv
+    assert argv[-1] == str(ROOT) and env == {"DOCKER_BUILDKIT": "0"}
+    fake_builds.fail_build = True
+    with pytest.raises(StackyardError) as caught:
+        images.ensure_infra(plan, ROOT, ("postgres",))
+    assert str(caught.value).startswith(f"building {plan.postgres} failed: `docker build --quiet")
+    assert "Unable to locate package" in str(caught.value)
+
+
 def test_compose_env_renders_every_variable_the_compose_file_requires() -> None:
     cfg = config.load("dev", ROOT / "envs", environ={})
     secrets = config.Secrets(postgres_password="p@ss/word")
     plan = images.make_plan(cfg, ROOT, "bootstrap", tag="abc")
-    env = compose.compose_env(cfg, secrets, plan)
+    env = compose_env.project_env(cfg, plan)
     required = set(re.findall(r"\$\{(STACKYARD_[A-Z_]+):\?", (ROOT / compose.COMPOSE_FILE).read_text()))
     assert required <= set(env), f"not rendered: {required - set(env)}"
-    assert env["STACKYARD_DATABASE_URL"] == "postgresql://stackyard:p%40ss%2Fword@postgres:5432/stackyard"
     assert env["STACKYARD_TAG"] == "abc"
-    assert env["STACKYARD_REQUIRE_API_KEY"] == "false"
+    gateway = compose_env.component_envs(cfg, secrets)["gateway"]
+    assert gateway["STACKYARD_DATABASE_URL"] == "postgresql://stackyard:p%40ss%2Fword@postgres:5432/stackyard"
+    assert gateway["STACKYARD_REQUIRE_API_KEY"] == "false"
 
 
 def test_env_file_is_private(tmp_path: Path) -> None:
-    path = compose.write_env_file(tmp_path / "x.env", {"A": "1", "B": "two words"})
+    path = compose_env.write_env_file(tmp_path / "x.env", {"A": "1", "B": "two words"})
     assert path.stat().st_mode & 0o777 == 0o600
     assert "B='two words'" in path.read_text()
     with pytest.raises(StackyardError, match="single quote"):
-        compose.write_env_file(tmp_path / "y.env", {"A": "it's"})
+        compose_env.write_env_file(tmp_path / "y.env", {"A": "it's"})
 
 
 def test_parse_scale() -> None:

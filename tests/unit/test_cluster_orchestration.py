@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-from tooling import cluster, config, images, k8s
-from tooling.cli import docker as docker_cli
+from tooling import cluster, config, images, k8s, kind_install
 from tooling.cli import run as seam
-from tooling.cli.run import CommandError
-from tooling.errors import StackyardError
+from tooling.errors import CommandError, StackyardError
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND = "/opt/kind"
@@ -81,9 +79,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeRun]:
     def install(clusters: list[str] | None = None, fail: Callable[[list[str]], CommandError | None] | None = None
                 ) -> FakeRun:
         runner = FakeRun(list(clusters or []), fail)
-        monkeypatch.setattr(seam, "run", runner)
-        # tooling/cli/docker.py imported the same seam function by name: fake it there too.
-        monkeypatch.setattr(docker_cli, "run", runner)
+        monkeypatch.setattr(seam, "run", runner)  # every adapter calls seam.run: one patch fakes them all
         return runner
     return install
 
@@ -255,7 +251,7 @@ def test_preflight_names_a_missing_kind_with_how_to_get_it(fake: Any, setup: Any
     fake(fail=lambda argv: CommandError(argv, 127, "kind: not found") if Path(argv[0]).name == "kind" else None)
     with pytest.raises(StackyardError) as caught:
         cluster.preflight(root, download=False)
-    assert f"kind {cluster.KIND_VERSION} is not installed" in str(caught.value)
+    assert f"kind {kind_install.KIND_VERSION} is not installed" in str(caught.value)
     assert "kind.sigs.k8s.io" in caught.value.hint
 
 
@@ -267,27 +263,27 @@ def test_kind_download_checks_the_pinned_checksum(tmp_path: Path) -> None:
     release.write_bytes(b"#!/bin/sh\necho kind v0.32.0\n")
     good = hashlib.sha256(release.read_bytes()).hexdigest()
     target = tmp_path / "bin" / "kind"
-    assert cluster.download_kind(target, url=release.as_uri(), expected=good) == target
+    assert kind_install.download_kind(target, url=release.as_uri(), expected=good) == target
     assert target.stat().st_mode & 0o111
     with pytest.raises(StackyardError, match=re.escape(f"not the pinned {'0' * 64}")):
-        cluster.download_kind(tmp_path / "bin" / "other", url=release.as_uri(), expected="0" * 64)
+        kind_install.download_kind(tmp_path / "bin" / "other", url=release.as_uri(), expected="0" * 64)
     assert not (tmp_path / "bin" / "other").exists() and not (tmp_path / "bin" / "other.partial").exists()
 
 
 def test_kind_download_failure_names_the_url_and_the_manual_route(tmp_path: Path) -> None:
     with pytest.raises(StackyardError) as caught:
-        cluster.download_kind(tmp_path / "kind", url=(tmp_path / "missing").as_uri(), expected="0" * 64)
+        kind_install.download_kind(tmp_path / "kind", url=(tmp_path / "missing").as_uri(), expected="0" * 64)
     assert "could not be downloaded from file://" in str(caught.value)
     assert "STACKYARD_KIND" in caught.value.hint
 
 
 def test_pins_cover_the_usual_platforms_and_match_the_validated_version() -> None:
-    assert set(cluster.KIND_SHA256) == {"linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"}
-    assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in cluster.KIND_SHA256.values())
+    assert set(kind_install.KIND_SHA256) == {"linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in kind_install.KIND_SHA256.values())
     assert re.fullmatch(r"kindest/node:v[\d.]+@sha256:[0-9a-f]{64}", cluster.NODE_IMAGE)
     assert cluster.NODE_IMAGE.startswith(f"kindest/node:v{k8s.K8S_VERSION}@")
-    assert cluster.platform_key("Linux", "x86_64") == "linux-amd64"
-    assert cluster.platform_key("Darwin", "arm64") == "darwin-arm64"
+    assert kind_install.platform_key("Linux", "x86_64") == "linux-amd64"
+    assert kind_install.platform_key("Darwin", "arm64") == "darwin-arm64"
 
 
 def test_hpa_waiting_lists_autoscalers_without_metrics() -> None:

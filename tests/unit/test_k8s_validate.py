@@ -36,7 +36,7 @@ def test_every_overlay_and_combination_passes_all_checks(report: k8s.Report) -> 
     labels = {r.label for r in report.renderings}
     assert {"overlay kind", "overlay staging", "overlay production", "addons", "base",
             *(f"base+{c}" for c in k8s.COMPONENT_DIRS)} <= labels
-    assert set(report.seconds) == {"render", "schemas", "semantic", "checkov"}
+    assert set(report.seconds) == {"render", "schemas", "semantic", "parity", "checkov"}
 
 
 def test_rendered_kind_overlay_carries_config_images_and_autoscalers(report: k8s.Report) -> None:
@@ -131,6 +131,7 @@ def problems(tree: Path, tag: str = TAG) -> list[str]:
     addons = k8s.render_addons(tree)
     found = k8s.schema_problems(rendering) + k8s.schema_problems(addons)
     found += k8s.semantic_problems(rendering, k8s.adapter_metrics(addons)) + k8s.semantic_problems(addons)
+    found += k8s.parity_problems(rendering, configs["kind"])
     return [str(p) for p in found]
 
 
@@ -217,6 +218,46 @@ def test_custom_metric_no_adapter_rule_serves(tree: Path) -> None:
     assert problems(tree) == [
         "[semantic] overlay kind: HorizontalPodAutoscaler/worker: custom metric stackyard_steps_backlog is served by "
         "no prometheus-adapter rule (addons/prometheus-adapter/config.yaml serves: stackyard_step_backlog)"]
+
+
+def test_a_setting_left_out_of_the_config_maps_is_named_with_key_and_target(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drift this check exists for: a mapped setting that never reaches its reader."""
+    rendered_maps = k8s.rendering.config_maps
+
+    def without_backlog(cfg: config.StackConfig) -> dict[str, dict[str, str]]:
+        maps = rendered_maps(cfg)
+        del maps["gateway"]["STACKYARD_MAX_BACKLOG"]
+        return maps
+
+    monkeypatch.setattr(k8s.rendering, "config_maps", without_backlog)
+    assert problems(tree) == [
+        "[parity] overlay kind: Deployment/gateway: gateway.max_backlog does not reach gateway on overlay kind "
+        "(STACKYARD_MAX_BACKLOG is not in its environment): it would run with its built-in default — render it "
+        "from tooling/config/mapping.py"]
+
+
+def test_a_setting_patched_over_the_config_is_named_with_key_and_target(tree: Path) -> None:
+    seed(tree, "base/gateway.yaml", "          env:\n            - name: STACKYARD_DATABASE_URL\n",
+         "          env:\n            - {name: STACKYARD_MAX_BACKLOG, value: '1'}\n"
+         "            - name: STACKYARD_DATABASE_URL\n")
+    assert problems(tree) == [
+        "[parity] overlay kind: Deployment/gateway: gateway.max_backlog reaches gateway on overlay kind as "
+        "STACKYARD_MAX_BACKLOG='1', but envs/ says '5000': remove the value patched over the config"]
+
+
+def test_validate_checks_compose_parity_too(tmp_path: Path) -> None:
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text((ROOT / "docker-compose.yml").read_text().replace(
+        "      STACKYARD_MODEL_URL: http://model:8000\n",
+        "      STACKYARD_MODEL_URL: http://model:8000\n      STACKYARD_STEP_TIMEOUT_SECONDS: '1'\n"))
+    configs = _configs()
+    report = k8s.validate(ROOT / k8s.ORCHESTRATION, configs, _plans(configs), checkov=False,
+                          compose={"ci": config.load("ci", ROOT / "envs", environ={})}, compose_file=compose_file)
+    assert [str(p) for p in report.problems] == [
+        "[parity] compose ci: service/worker: worker.step_timeout_seconds does not reach worker under compose: "
+        "docker-compose.yml sets STACKYARD_STEP_TIMEOUT_SECONDS in `environment:`, which shadows the env file "
+        "rendered from envs/ — remove it there"]
 
 
 def test_checkov_policy_failure_is_reported_with_the_check(tree: Path) -> None:

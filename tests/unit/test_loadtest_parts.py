@@ -7,12 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tooling import loadtest, loadtest_analysis, loadtest_profiles, loadtest_sampler
 from tooling.compose import ServiceState
-from tooling.config import LoadtestConfig
+from tooling import config
 from tooling.errors import StackyardError
+from tooling.loadtest import analysis as loadtest_analysis
+from tooling.loadtest import profiles as loadtest_profiles
+from tooling.loadtest import runner as loadtest
+from tooling.loadtest import sampler as loadtest_sampler
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loadtest"
+ROOT = Path(__file__).resolve().parents[2]
+BASE = config.load("dev", ROOT / "envs", environ={}).loadtest  # the models have no defaults of their own
 
 
 # -- profiles -------------------------------------------------------------------------------------
@@ -46,10 +51,10 @@ def test_unknown_profile_and_bad_numbers_are_refused() -> None:
 
 
 def test_command_line_overrides_replace_only_what_is_given() -> None:
-    chosen = loadtest.resolve_profile(LoadtestConfig(), "step", users=12, duration=70)
+    chosen = loadtest.resolve_profile(BASE, "step", users=12, duration=70)
     assert (chosen.users, chosen.spawn_rate, chosen.duration_seconds) == (12, 5, 70)
     with pytest.raises(StackyardError, match="unknown profile"):
-        loadtest.resolve_profile(LoadtestConfig(), "burst")
+        loadtest.resolve_profile(BASE, "burst")
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("45s", 45), ("5m", 300), ("1h30m", 5400)])
@@ -156,7 +161,7 @@ def test_load_only_goes_to_this_machine(url: str) -> None:
 
 def test_the_toolkit_never_imports_locust() -> None:
     """gevent would patch the toolkit (and pytest) process: locust must stay in its own."""
-    code = ("import sys, tasks, tooling.loadtest_scaling, tooling.capacity; "
+    code = ("import sys, tasks, tooling.loadtest.scaling, tooling.loadtest.capacity; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True, text=True,
                          check=True).stdout

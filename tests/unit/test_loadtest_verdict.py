@@ -5,12 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from tooling.config import LoadProfile, LoadSlo, ScalingSlo
-from tooling.loadtest_analysis import parse, summarise
-from tooling.loadtest_sampler import ReplicaSample
-from tooling.loadtest_verdict import EXIT_BREACH, EXIT_PASS, decide, load_slos, scaling_slos
+from tooling import config
+from tooling.config import LoadProfile, ScalingSlo
+from tooling.loadtest.analysis import parse, summarise
+from tooling.loadtest.sampler import ReplicaSample
+from tooling.loadtest.verdict import EXIT_BREACH, EXIT_PASS, decide, load_slos, scaling_slos
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loadtest"
+ROOT = Path(__file__).resolve().parents[2]
+# The SLOs as envs/base.yaml sets them (the models have no defaults of their own).
+BASE_SLO = config.load("dev", ROOT / "envs", environ={}).loadtest.slo
 SLO = ScalingSlo(component="worker", min_replicas=2, scale_out_within_seconds=180, scale_in_within_seconds=420)
 LOAD_START, LOAD_END = 1000.0, 1300.0  # the recorded timelines: load for 300 s
 
@@ -41,7 +45,7 @@ PROFILE = LoadProfile(users=5, spawn_rate=5, duration_seconds=10, min_tasks_per_
 
 def test_a_healthy_run_passes_every_load_slo() -> None:
     summary = summarise(parse(lines([10.0] * 100, [200.0] * 100)))
-    verdict = decide(load_slos(summary, LoadSlo(), PROFILE), summary, 0.9)
+    verdict = decide(load_slos(summary, BASE_SLO, PROFILE), summary, 0.9)
     assert verdict.passed and verdict.exit_code == EXIT_PASS
     assert by_name(verdict.slos)["accept_p95"].measured == 10.0
     assert not verdict.generator_bound and not verdict.warnings
@@ -49,7 +53,7 @@ def test_a_healthy_run_passes_every_load_slo() -> None:
 
 def test_a_slow_model_breaches_the_completion_slo_only() -> None:
     summary = summarise(parse(lines([10.0] * 100, [200.0] * 80 + [1500.0] * 20)))
-    results = by_name(load_slos(summary, LoadSlo(completion_p95_ms=1000), PROFILE))
+    results = by_name(load_slos(summary, BASE_SLO.model_copy(update=dict(completion_p95_ms=1000)), PROFILE))
     assert results["completion_p95"].passed is False and results["completion_p95"].measured == 1500.0
     assert results["accept_p95"].passed and results["task_error_rate"].passed
     assert decide(list(results.values()), summary, 0.9).exit_code == EXIT_BREACH
@@ -57,20 +61,20 @@ def test_a_slow_model_breaches_the_completion_slo_only() -> None:
 
 def test_failed_tasks_breach_the_task_error_rate_with_the_count_in_the_detail() -> None:
     summary = summarise(parse(lines([10.0] * 50, [200.0] * 50, failed_tasks=10)))
-    result = by_name(load_slos(summary, LoadSlo(max_error_rate=0.01), PROFILE))["task_error_rate"]
+    result = by_name(load_slos(summary, BASE_SLO.model_copy(update=dict(max_error_rate=0.01)), PROFILE))["task_error_rate"]
     assert (result.passed, result.measured, result.detail) == (False, 0.2, "10 of 50")
     assert "task failed: injected failure" in next(iter(summary.errors))
 
 
 def test_nothing_measured_is_a_failure_not_a_pass() -> None:
     summary = summarise(parse(lines([], [])))
-    results = by_name(load_slos(summary, LoadSlo(), PROFILE))
+    results = by_name(load_slos(summary, BASE_SLO, PROFILE))
     assert results["accept_p50"].passed is False and results["accept_p50"].detail == "no samples to measure it from"
 
 
 def test_a_cpu_bound_generator_is_called_out() -> None:
     summary = summarise(parse(lines([10.0] * 100, [200.0] * 100, cpu=0.97)))
-    verdict = decide(load_slos(summary, LoadSlo(), PROFILE), summary, 0.9)
+    verdict = decide(load_slos(summary, BASE_SLO, PROFILE), summary, 0.9)
     assert verdict.generator_bound
     assert "measure the generator" in verdict.warnings[0]
 

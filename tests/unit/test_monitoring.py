@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tooling import compose, config, images, monitoring
+from tooling import compose_env, config, images, monitoring
 from tooling.errors import StackyardError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +190,7 @@ def test_production_stage_renders_the_committed_rules_unchanged(tmp_path: Path) 
 def test_compose_env_renders_every_variable_the_monitoring_compose_file_requires() -> None:
     cfg = config.load("dev", ROOT / "envs", environ={})
     plan = images.make_plan(cfg, ROOT, "bootstrap", tag="abc")
-    env = compose.compose_env(cfg, config.Secrets(postgres_password="x"), plan)
+    env = compose_env.project_env(cfg, plan)
     text = (ROOT / monitoring.MONITORING_DIR / "compose.yml").read_text()
     required = set(re.findall(r"\$\{(STACKYARD_[A-Z_]+):\?", text))
     assert required and required <= set(env), f"not rendered: {required - set(env)}"

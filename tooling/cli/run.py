@@ -2,6 +2,10 @@
 
 Commands are argv lists, never shell strings. A failure raises `CommandError` carrying the argv,
 the exit code and stderr. `STACKYARD_DEBUG=1` echoes every argv to stderr.
+
+Only the adapters in tooling/cli/ call it, always as `seam.run(...)` after
+`from tooling.cli import run as seam`, so a unit test fakes every command by patching
+`tooling.cli.run.run` in this one place.
 """
 
 import os
@@ -9,28 +13,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-
-@dataclass
-class CommandError(Exception):
-    argv: list[str]
-    returncode: int
-    stderr: str
-
-    def __str__(self) -> str:
-        tail = self.stderr.strip().splitlines()[-5:]
-        detail = "\n    ".join(tail) if tail else "(no output on stderr)"
-        return f"`{' '.join(self.argv)}` exited with {self.returncode}:\n    {detail}"
-
-
-@dataclass
-class ToolMissing(Exception):
-    tool: str
-    install_hint: str
-
-    def __str__(self) -> str:
-        return f"`{self.tool}` is not installed: {self.install_hint}"
+from tooling.errors import CommandError, ToolMissing
 
 
 def require(tool: str, install_hint: str) -> str:

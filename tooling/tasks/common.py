@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from invoke.exceptions import Exit
 
 from tooling import config as config_module
-from tooling.cli.run import CommandError, ToolMissing
+from tooling import errors
 from tooling.errors import StackyardError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,20 +24,27 @@ def load_secrets(cfg: config_module.StackConfig) -> config_module.Secrets:
     return config_module.load_secrets(cfg, config_module.envs_dir(ROOT))
 
 
-def friendly(task_function: F) -> F:
-    """Turn toolkit errors into `Exit` with the message and what to do next (exit code 1)."""
+def friendly(task_function: F | None = None, *, could_not_start: int = errors.EXIT_FAILED) -> Any:
+    """Turn toolkit errors into `Exit` with the message and what to do next.
 
-    @functools.wraps(task_function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return task_function(*args, **kwargs)
-        except (StackyardError, CommandError, ToolMissing) as error:
-            print(f"✗ {error}", file=sys.stderr)
-            raise Exit(code=1) from error
-        except KeyboardInterrupt:
-            raise Exit("interrupted", code=130) from None
+    The one exit-code policy (tooling/errors.py): a StackyardError exits 1, or
+    `could_not_start` for tasks whose scripts tell "failed" from "could not start" (loadtest: 2).
+    Use as `@friendly` or `@friendly(could_not_start=2)`."""
 
-    return wrapper  # type: ignore[return-value]
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except errors.StackyardError as error:
+                print(f"✗ {error}", file=sys.stderr)
+                raise Exit(code=could_not_start) from error
+            except KeyboardInterrupt:
+                raise Exit("interrupted", code=errors.EXIT_INTERRUPTED) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(task_function) if task_function is not None else decorate
 
 
 def parse_scale(values: list[str]) -> dict[str, int]:

@@ -1,12 +1,11 @@
 """Developer checks: the test suite and the machine's readiness."""
 
-import sys
-
 from invoke import Context, task
 from invoke.exceptions import Exit
 
 from tooling import doctor as doctor_module
-from tooling.cli.run import CommandError, run
+from tooling.cli import python
+from tooling.errors import CommandError
 from tooling.tasks.common import ROOT, friendly
 
 LAYERS = {"unit": "tests/unit", "integration": "tests/integration", "e2e": "tests/e2e"}
@@ -20,13 +19,13 @@ def test(c: Context, layer: str = "all", k: str = "", verbose: bool = False) -> 
     if layer != "all" and layer not in LAYERS:
         raise Exit(f"✗ unknown layer {layer!r}: use one of {', '.join(LAYERS)} or all", code=2)
     paths = list(LAYERS.values()) if layer == "all" else [LAYERS[layer]]
-    argv = [sys.executable, "-m", "pytest", *paths, "-ra"]
+    args = [*paths, "-ra"]
     if k:
-        argv += ["-k", k]
+        args += ["-k", k]
     if verbose:
-        argv.append("-v")
+        args.append("-v")
     try:
-        run(argv, cwd=str(ROOT), capture=False)
+        python.pytest(args, cwd=ROOT)
     except CommandError as error:
         if error.returncode == PYTEST_NO_TESTS:
             raise Exit("✗ pytest collected no tests: that is a failure here", code=1) from None

@@ -29,9 +29,8 @@ def base(c: Context, stage: str = "dev") -> None:
     """Make the base image: pull it upstream, or bootstrap it from Debian packages."""
     cfg = load_config(stage)
     docker_cli.check_engine()
-    docker = docker_cli.client()
-    plan = images_module.make_plan(cfg, ROOT, images_module.resolve_source(cfg, docker, ROOT))
-    images_module.ensure_base(plan, cfg, docker, ROOT)
+    plan = images_module.make_plan(cfg, ROOT, images_module.resolve_source(cfg, ROOT))
+    images_module.ensure_base(plan, cfg, ROOT)
     print(plan.base)
 
 

@@ -9,7 +9,8 @@ from invoke.exceptions import Exit
 
 from tooling import images as images_module
 from tooling import k8s as k8s_module
-from tooling.config import StackConfig
+from tooling.compose_env import COMPOSE_FILE
+from tooling.config import DEV_STAGES, StackConfig
 from tooling.tasks.common import ROOT, friendly, load_config
 
 
@@ -43,10 +44,15 @@ def render(c: Context, env: str = "kind", out: str = "", source: str = "", tag: 
             "tag": "service image tag to render with (default: the tree's git revision)"})
 @friendly
 def validate(c: Context, json: bool = False, no_checkov: bool = False, tag: str = "") -> None:
-    """Validate every overlay offline: strict schemas, semantic checks, checkov."""
+    """Validate every overlay offline: strict schemas, semantic checks, config parity, checkov.
+
+    Parity: every setting in tooling/config/mapping.py reaches each service that reads it, with
+    the config's value, on every target — kind, staging, production and compose (dev, ci)."""
     configs = {overlay: load_config(overlay) for overlay in k8s_module.OVERLAYS}
     plans = {overlay: _plan(cfg, "", tag) for overlay, cfg in configs.items()}
-    report = k8s_module.validate(ROOT / k8s_module.ORCHESTRATION, configs, plans, checkov=not no_checkov)
+    report = k8s_module.validate(ROOT / k8s_module.ORCHESTRATION, configs, plans, checkov=not no_checkov,
+                                 compose={stage: load_config(stage) for stage in DEV_STAGES},
+                                 compose_file=ROOT / COMPOSE_FILE)
     if json:
         print(jsonlib.dumps(report.as_dict(), indent=2))
     else:

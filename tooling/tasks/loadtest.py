@@ -5,35 +5,21 @@ Exit codes of `inv loadtest`: 0 every SLO held, 1 an SLO was breached, 2 the run
 
 import json as jsonlib
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from invoke import Context, task
 from invoke.exceptions import Exit
 
-from tooling import capacity as capacity_module
 from tooling import cluster as cluster_module
 from tooling import images
-from tooling import loadtest as loadtest_module
-from tooling import loadtest_sampler as sampler_module
-from tooling import loadtest_scaling as scaling_module
-from tooling import loadtest_verdict as verdicts
-from tooling.cli.run import CommandError, ToolMissing
 from tooling.errors import StackyardError
+from tooling.loadtest import capacity as capacity_module
+from tooling.loadtest import runner
+from tooling.loadtest import sampler as sampler_module
+from tooling.loadtest import scaling as scaling_module
+from tooling.loadtest import verdict as verdicts
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets
-
-
-@contextmanager
-def run_errors_exit_2() -> Iterator[None]:
-    """A run that could not be made exits 2 (an SLO breach is 1): scripts can tell them apart."""
-    try:
-        yield
-    except (StackyardError, CommandError, ToolMissing) as error:
-        print(f"✗ {error}", file=sys.stderr)
-        raise Exit(code=verdicts.EXIT_NO_RUN) from error
-    except KeyboardInterrupt:
-        raise Exit("interrupted", code=130) from None
 
 
 def _float(text: str, flag: str) -> float:
@@ -52,43 +38,43 @@ def _float(text: str, flag: str) -> float:
     "stage": "config stage (default: dev for compose, kind for cluster)",
     "json": "print verdict.json on stdout (progress stays on stderr)",
 })
+@friendly(could_not_start=verdicts.EXIT_NO_RUN)
 def run(c: Context, target: str = "compose", profile: str = "smoke", users: int = 0, spawn_rate: str = "",
         duration: str = "", report: str = "", stage: str = "", json: bool = False) -> None:
     """Drive the stack with locust and judge it: verdict.json, report.html, CSVs; exit 0 pass, 1 breach, 2 no run."""
-    with run_errors_exit_2():
-        if target not in loadtest_module.TARGETS:
-            raise StackyardError(f"unknown target {target!r}", "use --target compose or --target cluster")
-        cfg = load_config(stage or ("kind" if target == "cluster" else "dev"))
-        secrets = load_secrets(cfg)
-        chosen = loadtest_module.resolve_profile(cfg.loadtest, profile, users, _float(spawn_rate, "--spawn-rate"),
-                                                 loadtest_module.parse_duration(duration) if duration else 0)
-        probe: Callable[[], sampler_module.ReplicaSample]
-        if target == "cluster":
-            tools = cluster_module.tools_for_existing(ROOT)
-            handle = cluster_module.cluster_object(ROOT, tools)
-            if not handle.exists():
-                raise loadtest_module.LoadRunError(f"no kind cluster {cluster_module.CLUSTER_NAME!r} is running",
-                                                   "create it with `inv cluster`, then run the load test again")
-            probe = sampler_module.cluster_probe(Path(handle.kubeconfig_path), cluster_module.NAMESPACE)
-            url = cluster_module.GATEWAY_URL
-        else:
-            probe = sampler_module.compose_probe(ROOT, cfg)
-            url = loadtest_module.compose_gateway_url(ROOT, cfg)
-        directory = Path(report).resolve() if report else loadtest_module.default_report_dir(ROOT, profile)
-        directory.mkdir(parents=True, exist_ok=True)
-        loadtest_module.clean_dir(directory)
-        spec = loadtest_module.RunSpec(
-            target=target, profile=profile, url=url, users=chosen.users, spawn_rate=chosen.spawn_rate,
-            duration=chosen.duration_seconds, report_dir=directory, stage=cfg.stage,
-            api_key=secrets.api_keys[0] if cfg.gateway.require_api_key and secrets.api_keys else "",
-            poll_seconds=cfg.loadtest.poll_interval_seconds, task_timeout=cfg.loadtest.task_timeout_seconds,
-            min_tasks_per_second=chosen.min_tasks_per_second)
-        outcome = loadtest_module.execute(ROOT, spec, cfg.loadtest, probe, scaling=target == "cluster")
-    print(loadtest_module.console_summary(outcome), file=sys.stderr)
+    if target not in runner.TARGETS:
+        raise StackyardError(f"unknown target {target!r}", "use --target compose or --target cluster")
+    cfg = load_config(stage or ("kind" if target == "cluster" else "dev"))
+    secrets = load_secrets(cfg)
+    chosen = runner.resolve_profile(cfg.loadtest, profile, users, _float(spawn_rate, "--spawn-rate"),
+                                             runner.parse_duration(duration) if duration else 0)
+    probe: Callable[[], sampler_module.ReplicaSample]
+    if target == "cluster":
+        tools = cluster_module.tools_for_existing(ROOT)
+        handle = cluster_module.cluster_object(ROOT, tools)
+        if not handle.exists():
+            raise runner.LoadRunError(f"no kind cluster {cluster_module.CLUSTER_NAME!r} is running",
+                                               "create it with `inv cluster`, then run the load test again")
+        probe = sampler_module.cluster_probe(Path(handle.kubeconfig_path), cluster_module.NAMESPACE)
+        url = cluster_module.GATEWAY_URL
+    else:
+        probe = sampler_module.compose_probe(ROOT, cfg)
+        url = runner.compose_gateway_url(ROOT, cfg)
+    directory = Path(report).resolve() if report else runner.default_report_dir(ROOT, profile)
+    directory.mkdir(parents=True, exist_ok=True)
+    runner.clean_dir(directory)
+    spec = runner.RunSpec(
+        target=target, profile=profile, url=url, users=chosen.users, spawn_rate=chosen.spawn_rate,
+        duration=chosen.duration_seconds, report_dir=directory, stage=cfg.stage,
+        api_key=secrets.api_keys[0] if cfg.gateway.require_api_key and secrets.api_keys else "",
+        poll_seconds=cfg.loadtest.poll_interval_seconds, task_timeout=cfg.loadtest.task_timeout_seconds,
+        min_tasks_per_second=chosen.min_tasks_per_second)
+    outcome = runner.execute(ROOT, spec, cfg.loadtest, probe, scaling=target == "cluster")
+    print(runner.console_summary(outcome), file=sys.stderr)
     word = "PASS" if outcome.verdict.passed else "FAIL: an SLO was breached"
     print(f"{'✓' if outcome.verdict.passed else '✗'} {word} — report {outcome.files['report']}", file=sys.stderr)
     if json:
-        print(jsonlib.dumps(loadtest_module.verdict_document(outcome), indent=2))
+        print(jsonlib.dumps(runner.verdict_document(outcome), indent=2))
     if not outcome.verdict.passed:
         raise Exit(code=verdicts.EXIT_BREACH)
 
@@ -101,18 +87,18 @@ def run(c: Context, target: str = "compose", profile: str = "smoke", users: int 
     "report": "directory for scaling.json and scaling.html (default .stackyard/loadtest/scaling-<time>)",
     "json": "print scaling.json on stdout",
 }, iterable=["scale"])
+@friendly(could_not_start=verdicts.EXIT_NO_RUN)
 def scaling(c: Context, scale: list[str] | None = None, duration: int = 0, users: int = 0, stage: str = "dev",
             report: str = "", json: bool = False) -> None:
     """Completed tasks/s of the compose stack at --scale worker=1,2,4 (I/O-bound agents) and the efficiency."""
-    with run_errors_exit_2():
-        cfg = load_config(stage)
-        secrets = load_secrets(cfg)
-        series = scaling_module.parse_series(scale or ["worker=1,2,4"])
-        plan = images.ensure_images(cfg, ROOT)
-        directory = Path(report).resolve() if report else scaling_module.default_dir(ROOT)
-        result = scaling_module.measure(ROOT, cfg, secrets, plan, series, directory,
-                                        users=users or cfg.loadtest.scaling_run.users,
-                                        duration=duration or cfg.loadtest.scaling_run.duration_seconds)
+    cfg = load_config(stage)
+    secrets = load_secrets(cfg)
+    series = scaling_module.parse_series(scale or ["worker=1,2,4"])
+    plan = images.ensure_images(cfg, ROOT)
+    directory = Path(report).resolve() if report else scaling_module.default_dir(ROOT)
+    result = scaling_module.measure(ROOT, cfg, secrets, plan, series, directory,
+                                    users=users or cfg.loadtest.scaling_run.users,
+                                    duration=duration or cfg.loadtest.scaling_run.duration_seconds)
     print(scaling_module.table(result), file=sys.stderr)
     print(f"  report {directory / 'scaling.html'}; `inv capacity --target-rps X` plans from it", file=sys.stderr)
     if json:

@@ -32,7 +32,7 @@ def check(c: Context, json: bool = False) -> None:
 @task(help={"check": "only report whether the committed file is up to date (exit 1 if not)"})
 @friendly
 def generate(c: Context, check: bool = False) -> None:
-    """Regenerate deploy/monitoring/rules/slo.rules.yml from the SLOs in tooling/monitoring.py."""
+    """Regenerate deploy/monitoring/rules/slo.rules.yml from the SLOs in tooling/monitoring/slo.py."""
     path = Path(ROOT / monitoring.SLO_RULES_FILE)
     wanted = monitoring.slo_rules_text()
     if path.exists() and path.read_text() == wanted:

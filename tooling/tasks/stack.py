@@ -41,7 +41,7 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
     profiles: list[str] = []
     if monitoring:
         grafana_ref = cfg.images.upstream.grafana
-        profiles, grafana_note = monitoring_module.profiles(cfg, docker_cli.client().image.exists(grafana_ref))
+        profiles, grafana_note = monitoring_module.profiles(cfg, docker_cli.image_exists(grafana_ref))
         print(f"  {grafana_note}", file=sys.stderr)
     states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), profiles=profiles)
     url = f"http://localhost:{cfg.gateway.port}"

@@ -12,15 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tooling import compose, progress, report
+from tooling import compose, progress
 from tooling import config as config_module
-from tooling import loadtest as loadtest_module
-from tooling import loadtest_analysis as analysis
-from tooling import loadtest_profiles as profiles
-from tooling import loadtest_sampler as sampler_module
 from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
 from tooling.images import ImagePlan
+from tooling.loadtest import analysis, profiles, report, runner
+from tooling.loadtest import sampler as sampler_module
 
 SCALABLE = ("worker", "model", "memory", "orchestrator", "gateway")
 
@@ -77,7 +75,7 @@ def level_figures(samples: analysis.Samples, replica_samples: list[sampler_modul
 def measure(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan, series: list[tuple[str, list[int]]],
             directory: Path, *, users: int, duration: int) -> dict[str, Any]:
     run = config.loadtest.scaling_run
-    url = loadtest_module.compose_gateway_url(root, config)
+    url = runner.compose_gateway_url(root, config)
     port = int(url.rsplit(":", 1)[1])
     before = {s: sum(1 for st in compose.status(root, config) if st.service == s and st.state == "running")
               for s in SCALABLE}
@@ -121,15 +119,15 @@ def one_level(root: Path, config: StackConfig, url: str, directory: Path, users:
               duration: int) -> dict[str, Any]:
     run = config.loadtest.scaling_run
     total = run.warmup_seconds + duration
-    spec = loadtest_module.RunSpec(target="compose", profile="soak", url=url, users=users, spawn_rate=float(users),
+    spec = runner.RunSpec(target="compose", profile="soak", url=url, users=users, spawn_rate=float(users),
                                    duration=total, report_dir=directory, stage=config.stage, mix="chat:1",
                                    think="0,0", poll_seconds=run.poll_interval_seconds,
                                    task_timeout=config.loadtest.task_timeout_seconds)
-    loadtest_module.check_ready(url)
+    runner.check_ready(url)
     sampler = sampler_module.Sampler(sampler_module.compose_probe(root, config),
                                      config.loadtest.sample_interval_seconds).start()
     try:
-        samples = loadtest_module.run_locust(root, spec, profiles.stages("soak", users, float(users), total))
+        samples = runner.run_locust(root, spec, profiles.stages("soak", users, float(users), total))
     finally:
         replica_samples = sampler.stop()
     return level_figures(samples, replica_samples, run.warmup_seconds, duration)

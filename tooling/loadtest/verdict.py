@@ -1,7 +1,7 @@
 """The verdict of a load run: each SLO with its measured value, its threshold and pass/fail.
 
-Plain functions over plain data: a Summary of the samples (tooling/loadtest_analysis.py), the
-replica samples (tooling/loadtest_sampler.py) and the SLOs from config. Cluster runs add scaling
+Plain functions over plain data: a Summary of the samples (analysis.py), the
+replica samples (sampler.py) and the SLOs from config. Cluster runs add scaling
 SLOs: the component reached N replicas within T seconds of the load starting, and came back to
 its HPA minimum within T2 seconds of the load ending.
 """
@@ -9,11 +9,13 @@ its HPA minimum within T2 seconds of the load ending.
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tooling import errors
 from tooling.config import LoadProfile, LoadSlo, ScalingSlo
-from tooling.loadtest_analysis import Summary
-from tooling.loadtest_sampler import ReplicaSample
+from tooling.loadtest.analysis import Summary
+from tooling.loadtest.sampler import ReplicaSample
 
-EXIT_PASS, EXIT_BREACH, EXIT_NO_RUN = 0, 1, 2
+# `inv loadtest`: 0 every SLO held, 1 an SLO was breached, 2 the run could not be made (tooling/errors.py policy).
+EXIT_PASS, EXIT_BREACH, EXIT_NO_RUN = 0, errors.EXIT_FAILED, errors.EXIT_COULD_NOT_START
 
 
 @dataclass

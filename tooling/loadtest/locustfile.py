@@ -1,3 +1,5 @@
+# mypy: allow-untyped-decorators, allow-untyped-calls
+# (locust's event listeners and LoadTestShape.get_run_time carry no annotations; everything else stays strict)
 """stackyard's load scenarios, for locust (its own process: locust patches it with gevent).
 
 Each simulated user holds a chat session and, by weight: submits a `chat` task and polls it to
@@ -6,8 +8,8 @@ session's history. The end-to-end time of a task (submit → completed, as this 
 recorded as a request of type TASK, so it shows in locust's own stats and CSVs too.
 
 Driven by `inv loadtest` through environment variables (all optional, for a stand-alone run:
-`locust -f tests/load/locustfile.py --headless --host http://127.0.0.1:8080`):
-  STACKYARD_LOAD_STAGES   the load shape as JSON stages (tooling/loadtest_profiles.py); default smoke
+`locust -f tooling/loadtest/locustfile.py --headless --host http://127.0.0.1:8080`):
+  STACKYARD_LOAD_STAGES   the load shape as JSON stages (tooling/loadtest/profiles.py); default smoke
   STACKYARD_LOAD_SAMPLES  a file for raw samples (JSON lines: requests, tasks, generator CPU, notes)
   STACKYARD_LOAD_API_KEY  sent as `Authorization: Bearer …` (stages other than dev/ci)
   STACKYARD_LOAD_MIX      task weights, e.g. `chat:6,planner:2,history:1`
@@ -29,7 +31,7 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tooling import loadtest_profiles as profiles  # noqa: E402  (plain data, no locust inside)
+from tooling.loadtest import profiles  # noqa: E402  (plain data, no locust inside)
 
 PLAN = profiles.from_json(os.environ.get("STACKYARD_LOAD_STAGES") or profiles.to_json(
     profiles.stages("smoke", 5, 5, 20)))
@@ -177,7 +179,7 @@ class StackUser(FastHttpUser):
 
 
 class ProfileShape(LoadTestShape):
-    """Follows the stages `inv loadtest` computed (tooling/loadtest_profiles.py)."""
+    """Follows the stages `inv loadtest` computed (tooling/loadtest/profiles.py)."""
 
     def tick(self) -> tuple[int, float] | None:
         return profiles.tick(PLAN, self.get_run_time())

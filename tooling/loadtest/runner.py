@@ -2,9 +2,9 @@
 cluster; then a verdict (verdict.json), a report (report.html) and the raw locust CSVs.
 
 locust is never imported here: it monkey-patches the importing process with gevent. It runs as
-`python -m locust -f tests/load/locustfile.py` through the run() seam, shaped by the stages of a
-profile (tooling/loadtest_profiles.py) and writing raw samples that tooling/loadtest_analysis.py
-turns into exact figures. Meanwhile a sampler records replicas and CPU per component.
+`python -m locust -f tooling/loadtest/locustfile.py` through the run() seam, shaped by the stages of
+a profile (profiles.py) and writing raw samples that analysis.py turns into exact figures.
+Meanwhile a sampler (sampler.py) records replicas and CPU per component.
 """
 
 import datetime as dt
@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tooling import compose, progress, report
-from tooling import loadtest_analysis as analysis
-from tooling import loadtest_profiles as profiles
-from tooling import loadtest_sampler as sampler_module
-from tooling import loadtest_verdict as verdicts
+from tooling import compose, progress
 from tooling.cli import run as seam
 from tooling.config import LoadProfile, LoadtestConfig, StackConfig
-from tooling.errors import StackyardError
+from tooling.errors import CommandError, StackyardError
+from tooling.loadtest import analysis, profiles, report
+from tooling.loadtest import sampler as sampler_module
+from tooling.loadtest import verdict as verdicts
 
-LOCUSTFILE = Path("tests") / "load" / "locustfile.py"
+LOCUSTFILE = Path("tooling") / "loadtest" / "locustfile.py"
 DEFAULT_MIX = "chat:6,planner:2,history:1"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 CSV_PREFIX = "locust"
@@ -130,7 +129,7 @@ def compose_gateway_url(root: Path, config: StackConfig) -> str:
         raise LoadRunError(f"the compose stack {config.compose.project_name!r} has no running gateway",
                            f"start it with `inv up --stage {config.stage}` (same STACKYARD__COMPOSE__PROJECT_NAME), "
                            "then run the load test again")
-    port = rendered_port(compose.env_file_path(root, config)) or config.gateway.port
+    port = rendered_port(compose_env.env_file_path(root, config)) or config.gateway.port
     return f"http://127.0.0.1:{port}"
 
 
@@ -181,9 +180,9 @@ def run_locust(root: Path, spec: RunSpec, plan: list[profiles.Stage]) -> analysi
         try:
             seam.run(argv, env=locust_env(spec, plan, samples_path), cwd=str(root),
                      timeout=run_seconds + STOP_TIMEOUT_SECONDS + 120)
-        except seam.CommandError as error:
+        except CommandError as error:
             raise LoadRunError(f"locust did not run to the end:\n{error}",
-                               "run it by hand to see more: `python -m locust -f tests/load/locustfile.py "
+                               f"run it by hand to see more: `python -m locust -f {LOCUSTFILE} "
                                f"--headless --host {spec.url}`") from error
     samples = analysis.read(samples_path)
     if not samples.requests:
@@ -297,8 +296,9 @@ def render_html(outcome: Outcome, start: float) -> str:
     def pts(values: list[Any]) -> list[tuple[float, Any]]:
         return list(zip(x, values, strict=True))
 
-    def chart(*args: Any, **kwargs: Any) -> report.Chart:
-        return report.Chart(*args, **kwargs, x_max=span)
+    def chart(title: str, unit: str, lines: list[report.Line], thresholds: list[tuple[str, float]] | None = None,
+              y_max: float | None = None) -> report.Chart:
+        return report.Chart(title, unit, lines, thresholds or [], y_max=y_max, x_max=span)
 
     doc = verdict_document(outcome)
     thresholds = {r.name: r.threshold for r in slo.slos}

@@ -19,6 +19,7 @@ from tooling import compose, progress
 from tooling.cli import kubectl as kubectl_cli
 from tooling.cli import run as seam
 from tooling.config import StackConfig
+from tooling.errors import CommandError, ToolMissing
 
 COMPONENT_LABEL = "app.kubernetes.io/name"
 
@@ -145,7 +146,7 @@ def compose_probe(root: Path, config: StackConfig) -> Callable[[], ReplicaSample
             try:
                 stats = parse_docker_stats(seam.run(["docker", "stats", "--no-stream", "--format", "{{json .}}",
                                                      *names], timeout=30))
-            except seam.CommandError:
+            except CommandError:
                 stats = {}  # a container went away between ps and stats: keep the counts
         return compose_sample(states, stats, t)
     return probe
@@ -161,7 +162,7 @@ def cluster_probe(kubeconfig: Path, namespace: str) -> Callable[[], ReplicaSampl
         pods = json.loads(get("get", "pods", "-o", "json"))
         try:
             top = get("top", "pods", "--no-headers")
-        except seam.CommandError:
+        except CommandError:
             top = ""  # metrics-server has no figures yet: replicas still count
         return cluster_sample(hpas, pods, top, t)
     return probe
@@ -187,7 +188,7 @@ class Sampler:
     def sample_once(self) -> ReplicaSample | None:
         try:
             sample = self.probe()
-        except (seam.CommandError, seam.ToolMissing, ValueError, KeyError, OSError) as error:
+        except (CommandError, ToolMissing, ValueError, KeyError, OSError) as error:
             self.failures.append(str(error).splitlines()[0][:200])
             return None
         self.samples.append(sample)

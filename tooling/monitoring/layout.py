@@ -1,0 +1,12 @@
+"""Where monitoring lives in the tree, relative to the repository root."""
+
+MONITORING_DIR = "deploy/monitoring"
+RULES_DIR = f"{MONITORING_DIR}/rules"
+RULE_TESTS_DIR = f"{RULES_DIR}/tests"
+SLO_RULES_FILE = f"{RULES_DIR}/slo.rules.yml"
+PROMETHEUS_COMPOSE = f"{MONITORING_DIR}/prometheus/prometheus.compose.yml"
+PROMETHEUS_KUBERNETES = f"{MONITORING_DIR}/kubernetes/prometheus.yml"
+ALERTMANAGER_CONFIG = f"{MONITORING_DIR}/alertmanager/alertmanager.yml"
+DASHBOARDS_DIR = f"{MONITORING_DIR}/grafana/dashboards"
+RUNBOOKS_DIR = "docs/runbooks"
+SERVICES_SOURCE = "services/stackyard"
