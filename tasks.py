@@ -4,7 +4,7 @@ The verbs used all day are at the top level (`inv up`, `inv down`, `inv status`,
 `inv test`, `inv doctor`); the rest live in sub-collections (`inv images.build`, ...).
 """
 
-from invoke import Collection
+from invoke.collection import Collection
 
 from tooling.tasks import cluster, config, dev, images, k8s, loadtest, monitoring, stack
 

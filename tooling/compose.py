@@ -6,15 +6,12 @@ validated config (tooling/compose_env.py), so `envs/*.yaml` is the one place a s
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import Container, DockerClient
-from python_on_whales.exceptions import DockerException
-
 from tooling import compose_env, monitoring, progress
-from tooling.cli import docker as docker_cli
+from tooling.cli import compose as compose_cli
 from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
 from tooling.images import ImagePlan
@@ -27,55 +24,33 @@ SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "g
 PROFILE_SERVICES = {monitoring.PROFILE: monitoring.COMPOSE_SERVICES, monitoring.GRAFANA_PROFILE: ("grafana",)}
 
 
-@dataclass
-class ServiceState:
-    service: str
-    container: str
-    state: str
-    health: str
-    ports: list[str] = field(default_factory=list)
+ServiceState = compose_cli.ContainerState
 
 
-def client(root: Path, config: StackConfig, env_file: Path | None = None,
-           profiles: list[str] | None = None) -> DockerClient:
+def project(root: Path, config: StackConfig, env_file: Path | None = None,
+            profiles: list[str] | None = None) -> compose_cli.Project:
     """`profiles=None` enables every profile (down, status and logs must see those services)."""
-    files = [root / COMPOSE_FILE, *(root / extra for extra in EXTRA_COMPOSE_FILES)]
-    return docker_cli.client(compose_files=files, env_file=env_file, project=config.compose.project_name,
-                             profiles=list(PROFILE_SERVICES) if profiles is None else profiles)
+    return compose_cli.Project(files=(root / COMPOSE_FILE, *(root / extra for extra in EXTRA_COMPOSE_FILES)),
+                               name=config.compose.project_name, env_file=env_file,
+                               profiles=tuple(PROFILE_SERVICES) if profiles is None else tuple(profiles))
 
 
-def _service_of(container: Container) -> str:
-    return container.config.labels.get("com.docker.compose.service", container.name)
-
-
-def _ports(container: Container) -> list[str]:
-    published = []
-    for inner, bindings in (container.network_settings.ports or {}).items():
-        for binding in bindings or []:
-            published.append(f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}->{inner}")
-    return sorted(set(published))
-
-
-def states(docker: DockerClient) -> list[ServiceState]:
-    result = []
-    for container in docker.compose.ps(all=True):
-        health = container.state.health.status if container.state.health else "none"
-        result.append(ServiceState(_service_of(container), container.name, container.state.status or "?",
-                                   health or "none", _ports(container)))
-    return sorted(result, key=lambda s: (SERVICES.index(s.service) if s.service in SERVICES else 99, s.container))
+def states(stack: compose_cli.Project) -> list[ServiceState]:
+    return sorted(compose_cli.ps(stack),
+                  key=lambda s: (SERVICES.index(s.service) if s.service in SERVICES else 99, s.container))
 
 
 def _ready(state: ServiceState) -> bool:
     return state.state == "running" and state.health in ("healthy", "none")
 
 
-def wait_healthy(docker: DockerClient, expected: dict[str, int], timeout: float) -> list[ServiceState]:
+def wait_healthy(stack: compose_cli.Project, expected: dict[str, int], timeout: float) -> list[ServiceState]:
     """Poll until every expected container is running and healthy; print each change of state."""
     deadline = time.monotonic() + timeout
     seen: dict[str, str] = {}
     started = time.monotonic()
     while True:
-        current = states(docker)
+        current = states(stack)
         for state in current:
             label = state.health if state.state == "running" else state.state
             if seen.get(state.container) != label:
@@ -103,17 +78,14 @@ def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
     env_file = compose_env.write(root, config, secrets, plan)
     if monitoring.PROFILE in profiles:
         monitoring.render_compose(root, config)
-    docker = client(root, config, env_file, profiles)
+    stack = project(root, config, env_file, profiles)
     replicas = {"worker": config.worker.replicas, **(scale or {})}
     with progress.step(f"starting {config.compose.project_name} ({config.stage}, images :{plan.tag})"):
-        try:
-            docker.compose.up(detach=True, remove_orphans=True, scales=replicas, pull="never", quiet=True)
-        except DockerException as error:
-            raise docker_cli.explain(error, "docker compose up") from error
+        compose_cli.up(stack, scales=replicas)
     with progress.step("waiting for every service to be healthy"):
         optional = [name for profile in profiles for name in PROFILE_SERVICES.get(profile, ())]
         expected = {name: replicas.get(name, 1) for name in (*SERVICES, *optional)}
-        return wait_healthy(docker, expected, config.compose.wait_timeout_seconds)
+        return wait_healthy(stack, expected, config.compose.wait_timeout_seconds)
 
 
 def down(root: Path, config: StackConfig, volumes: bool) -> None:
@@ -121,12 +93,8 @@ def down(root: Path, config: StackConfig, volumes: bool) -> None:
     if env_file is None:
         progress.say(f"  {config.compose.project_name} was never started from this checkout: nothing to stop")
         return
-    docker = client(root, config, env_file)
     with progress.step(f"stopping {config.compose.project_name}" + (" and removing its volumes" if volumes else "")):
-        try:
-            docker.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
-        except DockerException as error:
-            raise docker_cli.explain(error, "docker compose down") from error
+        compose_cli.down(project(root, config, env_file), volumes=volumes)
 
 
 def _existing_env(root: Path, config: StackConfig) -> Path | None:
@@ -142,11 +110,7 @@ def status(root: Path, config: StackConfig) -> list[ServiceState]:
     env_file = _existing_env(root, config)
     if env_file is None:
         return []
-    docker = client(root, config, env_file)
-    try:
-        return states(docker)
-    except DockerException as error:
-        raise docker_cli.explain(error, "docker compose ps") from error
+    return states(project(root, config, env_file))
 
 
 def logs(root: Path, config: StackConfig, service: str | None, follow: bool, tail: str | None) -> None:
@@ -154,22 +118,14 @@ def logs(root: Path, config: StackConfig, service: str | None, follow: bool, tai
     if env_file is None:
         raise StackyardError(f"{config.compose.project_name} was never started from this checkout",
                              "start it with `inv up`")
-    docker = client(root, config, env_file)
-    try:
-        for _source, line in docker.compose.logs(services=[service] if service else [], follow=follow,
-                                                  tail=tail, stream=True):
-            print(line.decode(errors="replace"), end="", flush=True)
-    except DockerException as error:
-        raise docker_cli.explain(error, "docker compose logs") from error
+    for line in compose_cli.logs(project(root, config, env_file), service=service, follow=follow, tail=tail):
+        print(line, end="", flush=True)
 
 
 def resolved(root: Path, config: StackConfig, env_file: Path) -> dict[str, Any]:
     """The compose model as compose itself resolves it (`docker compose config`): what each
     service's environment really is once env files and interpolation are applied."""
-    try:
-        return dict(client(root, config, env_file).compose.config(return_json=True))
-    except DockerException as error:
-        raise docker_cli.explain(error, "docker compose config") from error
+    return compose_cli.config(project(root, config, env_file))
 
 
 def as_json(rows: list[ServiceState]) -> str:

@@ -27,7 +27,7 @@ def test_each_value_names_the_file_and_line_it_came_from() -> None:
     assert rows["gateway.require_api_key"].value is False
     assert rows["gateway.require_api_key"].origin == f"envs/dev.yaml:{_line_of(ENVS / 'dev.yaml', 'require_api_key:')}"
     assert rows["delivery.claim_idle_ms"].read_by == [
-        "gateway (STACKYARD_CLAIM_IDLE_MS)", "orchestrator (STACKYARD_CLAIM_IDLE_MS)", "worker (STACKYARD_CLAIM_IDLE_MS)"]
+        f"{c} (STACKYARD_CLAIM_IDLE_MS)" for c in ("gateway", "orchestrator", "worker")]
     assert rows["worker.replicas"].read_by[0].startswith("toolkit: compose only")
     assert rows["stage"].value == "dev"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tooling.compose import ServiceState
 from tooling import config
+from tooling.compose import ServiceState
 from tooling.errors import StackyardError
 from tooling.loadtest import analysis as loadtest_analysis
 from tooling.loadtest import profiles as loadtest_profiles
@@ -145,8 +145,9 @@ def spec(tmp_path: Path, url: str = "http://127.0.0.1:8080") -> loadtest.RunSpec
 
 
 def test_locust_runs_headless_as_its_own_process_and_the_key_stays_off_argv(tmp_path: Path) -> None:
-    argv = loadtest.locust_argv(Path("/repo"), spec(tmp_path), tmp_path / "locust")
-    assert argv[1:3] == ["-m", "locust"] and "--headless" in argv and "--csv-full-history" in argv
+    argv = loadtest.locust_args(Path("/repo"), spec(tmp_path), tmp_path / "locust")
+    assert argv[:2] == ["-f", "/repo/tooling/loadtest/locustfile.py"]
+    assert "--headless" in argv and "--csv-full-history" in argv
     assert not any("secret-key" in part for part in argv)
     env = loadtest.locust_env(spec(tmp_path), loadtest_profiles.stages("smoke", 3, 3, 5), tmp_path / "s.jsonl")
     assert env["STACKYARD_LOAD_API_KEY"] == "secret-key"

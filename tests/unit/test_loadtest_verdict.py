@@ -53,7 +53,7 @@ def test_a_healthy_run_passes_every_load_slo() -> None:
 
 def test_a_slow_model_breaches_the_completion_slo_only() -> None:
     summary = summarise(parse(lines([10.0] * 100, [200.0] * 80 + [1500.0] * 20)))
-    results = by_name(load_slos(summary, BASE_SLO.model_copy(update=dict(completion_p95_ms=1000)), PROFILE))
+    results = by_name(load_slos(summary, BASE_SLO.model_copy(update={"completion_p95_ms": 1000}), PROFILE))
     assert results["completion_p95"].passed is False and results["completion_p95"].measured == 1500.0
     assert results["accept_p95"].passed and results["task_error_rate"].passed
     assert decide(list(results.values()), summary, 0.9).exit_code == EXIT_BREACH
@@ -61,7 +61,8 @@ def test_a_slow_model_breaches_the_completion_slo_only() -> None:
 
 def test_failed_tasks_breach_the_task_error_rate_with_the_count_in_the_detail() -> None:
     summary = summarise(parse(lines([10.0] * 50, [200.0] * 50, failed_tasks=10)))
-    result = by_name(load_slos(summary, BASE_SLO.model_copy(update=dict(max_error_rate=0.01)), PROFILE))["task_error_rate"]
+    slo = BASE_SLO.model_copy(update={"max_error_rate": 0.01})
+    result = by_name(load_slos(summary, slo, PROFILE))["task_error_rate"]
     assert (result.passed, result.measured, result.detail) == (False, 0.2, "10 of 50")
     assert "task failed: injected failure" in next(iter(summary.errors))
 

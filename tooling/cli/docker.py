@@ -25,16 +25,6 @@ COMPOSE_PROBE_TIMEOUT = 10.0
 INSPECT_TIMEOUT = 15.0
 
 
-def client(*, compose_files: list[Path] | None = None, env_file: Path | None = None,
-           project: str | None = None, profiles: list[str] | None = None) -> DockerClient:
-    return DockerClient(
-        compose_files=[str(f) for f in compose_files or []],
-        compose_env_files=[str(env_file)] if env_file else [],
-        compose_project_name=project,
-        compose_profiles=profiles or [],
-    )
-
-
 @contextmanager
 def _whales() -> Iterator[None]:
     """python-on-whales failures as the toolkit's CommandError."""

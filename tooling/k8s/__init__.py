@@ -18,6 +18,7 @@ from tooling.k8s.checkov import checkov_problems
 from tooling.k8s.checks import adapter_metrics, semantic_problems
 from tooling.k8s.configmaps import SECRET_KEYS, SECRET_NAME, config_maps, secret_data
 from tooling.k8s.images import ADDON_IMAGES, image_entries, plan_images, split_image
+from tooling.k8s.parity import parity_problems
 from tooling.k8s.problems import K8sError, Problem
 from tooling.k8s.rendering import (
     COMPONENT_DIRS,
@@ -42,7 +43,6 @@ from tooling.k8s.settings import (
     served_paths,
     settings_class,
 )
-from tooling.k8s.parity import parity_problems
 from tooling.k8s.validation import Report, summary, validate
 
 __all__ = [

@@ -92,7 +92,8 @@ def validate(orchestration: Path, configs: Mapping[str, StackConfig], plans: Map
 def summary(report: Report) -> str:
     lines = [f"  {r.label:<32} {len(r.objects):3d} objects" for r in report.renderings]
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
-    head = f"validated against Kubernetes {K8S_VERSION} (strict schemas, semantic checks, config parity, checkov): {timing}"
+    head = (f"validated against Kubernetes {K8S_VERSION} (strict schemas, semantic checks, config parity, "
+            f"checkov): {timing}")
     if report.ok:
         return "\n".join([head, *lines, f"✓ no problems in {len(report.renderings)} renderings"])
     return "\n".join([head, *lines, f"✗ {len(report.problems)} problem(s):", *(f"  {p}" for p in report.problems)])

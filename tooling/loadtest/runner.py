@@ -2,7 +2,7 @@
 cluster; then a verdict (verdict.json), a report (report.html) and the raw locust CSVs.
 
 locust is never imported here: it monkey-patches the importing process with gevent. It runs as
-`python -m locust -f tooling/loadtest/locustfile.py` through the run() seam, shaped by the stages of
+`python -m locust -f tooling/loadtest/locustfile.py` (tooling/cli/python.py), shaped by the stages of
 a profile (profiles.py) and writing raw samples that analysis.py turns into exact figures.
 Meanwhile a sampler (sampler.py) records replicas and CPU per component.
 """
@@ -11,8 +11,6 @@ import datetime as dt
 import html
 import json
 import os
-import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -20,8 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tooling import compose, progress
-from tooling.cli import run as seam
+import tenacity
+
+from tooling import compose, compose_env, progress
+from tooling.cli import python as python_cli
 from tooling.config import LoadProfile, LoadtestConfig, StackConfig
 from tooling.errors import CommandError, StackyardError
 from tooling.loadtest import analysis, profiles, report
@@ -133,27 +133,34 @@ def compose_gateway_url(root: Path, config: StackConfig) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+class _NotReady(Exception):
+    pass
+
+
+def _ready_once(url: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            if response.status != 200:
+                raise _NotReady(f"HTTP {response.status}")
+    except urllib.error.HTTPError as error:
+        raise _NotReady(f"HTTP {error.code}") from error
+    except OSError as error:
+        raise _NotReady(str(getattr(error, "reason", error))) from error
+
+
 def check_ready(url: str, timeout: float = 30.0) -> None:
     """The gateway answers /readyz before any load goes out (retried briefly: a fresh `inv up`)."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-                if response.status == 200:
-                    return
-                last = f"HTTP {response.status}"
-        except urllib.error.HTTPError as error:
-            last = f"HTTP {error.code}"
-        except OSError as error:
-            last = str(getattr(error, "reason", error))
-        time.sleep(1.0)
-    raise LoadRunError(f"the gateway at {url} is not ready ({last})",
-                       "check `inv status` and `inv logs -s gateway`; start the stack with `inv up`")
+    try:
+        tenacity.Retrying(stop=tenacity.stop_after_delay(timeout), wait=tenacity.wait_fixed(1.0),
+                          retry=tenacity.retry_if_exception_type(_NotReady), reraise=True)(_ready_once, url)
+    except _NotReady as error:
+        raise LoadRunError(f"the gateway at {url} is not ready ({error})",
+                           "check `inv status` and `inv logs -s gateway`; start the stack with `inv up`") from error
 
 
-def locust_argv(root: Path, spec: RunSpec, csv_prefix: Path) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(root / LOCUSTFILE), "--headless", "--host", spec.url,
+def locust_args(root: Path, spec: RunSpec, csv_prefix: Path) -> list[str]:
+    """locust's arguments (after `python -m locust`)."""
+    return ["-f", str(root / LOCUSTFILE), "--headless", "--host", spec.url,
             "--csv", str(csv_prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING",
             "--exit-code-on-error", "0", "--stop-timeout", str(STOP_TIMEOUT_SECONDS)]
 
@@ -174,12 +181,12 @@ def run_locust(root: Path, spec: RunSpec, plan: list[profiles.Stage]) -> analysi
     samples_path = spec.report_dir / "samples.jsonl"
     samples_path.unlink(missing_ok=True)
     run_seconds = plan[-1].end
-    argv = locust_argv(root, spec, spec.report_dir / CSV_PREFIX)
+    args = locust_args(root, spec, spec.report_dir / CSV_PREFIX)
     with progress.step(f"locust: {spec.profile}, up to {profiles.peak_users(plan)} users for {run_seconds:.0f}s "
                        f"against {spec.url}", heartbeat=15):
         try:
-            seam.run(argv, env=locust_env(spec, plan, samples_path), cwd=str(root),
-                     timeout=run_seconds + STOP_TIMEOUT_SECONDS + 120)
+            python_cli.locust(args, env=locust_env(spec, plan, samples_path), cwd=root,
+                              timeout=run_seconds + STOP_TIMEOUT_SECONDS + 120)
         except CommandError as error:
             raise LoadRunError(f"locust did not run to the end:\n{error}",
                                f"run it by hand to see more: `python -m locust -f {LOCUSTFILE} "

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tooling import compose, progress
+from tooling.cli import docker as docker_cli
 from tooling.cli import kubectl as kubectl_cli
-from tooling.cli import run as seam
 from tooling.config import StackConfig
 from tooling.errors import CommandError, ToolMissing
 
@@ -144,8 +144,7 @@ def compose_probe(root: Path, config: StackConfig) -> Callable[[], ReplicaSample
         stats: dict[str, float] = {}
         if names:
             try:
-                stats = parse_docker_stats(seam.run(["docker", "stats", "--no-stream", "--format", "{{json .}}",
-                                                     *names], timeout=30))
+                stats = parse_docker_stats(docker_cli.stats_json(names, timeout=30))
             except CommandError:
                 stats = {}  # a container went away between ps and stats: keep the counts
         return compose_sample(states, stats, t)

@@ -4,7 +4,8 @@ import json as jsonlib
 import sys
 import time
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from tooling import cluster as cluster_module
 from tooling import images

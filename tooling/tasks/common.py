@@ -4,7 +4,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from invoke.exceptions import Exit
 
@@ -24,6 +24,10 @@ def load_secrets(cfg: config_module.StackConfig) -> config_module.Secrets:
     return config_module.load_secrets(cfg, config_module.envs_dir(ROOT))
 
 
+@overload
+def friendly(task_function: F) -> F: ...
+@overload
+def friendly(*, could_not_start: int = errors.EXIT_FAILED) -> Callable[[F], F]: ...
 def friendly(task_function: F | None = None, *, could_not_start: int = errors.EXIT_FAILED) -> Any:
     """Turn toolkit errors into `Exit` with the message and what to do next.
 

@@ -3,8 +3,8 @@
 import json as jsonlib
 
 import yaml
-
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from tooling import config as config_module
 from tooling import progress

@@ -1,7 +1,8 @@
 """Developer checks: the test suite and the machine's readiness."""
 
-from invoke import Context, task
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from tooling import doctor as doctor_module
 from tooling.cli import python

@@ -2,7 +2,8 @@
 
 import json as jsonlib
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from tooling import images as images_module
 from tooling.cli import docker as docker_cli

@@ -4,8 +4,9 @@ import json as jsonlib
 import sys
 from pathlib import Path
 
-from invoke import Context, task
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from tooling import images as images_module
 from tooling import k8s as k8s_module

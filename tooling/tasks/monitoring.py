@@ -4,8 +4,9 @@ import json as json_module
 from dataclasses import asdict
 from pathlib import Path
 
-from invoke import Context, task
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from tooling import monitoring
 from tooling.config import STAGES

@@ -4,7 +4,8 @@ import json
 import sys
 import time
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from tooling import compose, images
 from tooling import monitoring as monitoring_module
