@@ -1,7 +1,7 @@
 """stackyard's tasks. Assembly only: each task lives in tooling/tasks/, its logic in tooling/.
 
 The verbs used all day are at the top level (`inv up`, `inv down`, `inv status`, `inv logs`,
-`inv test`, `inv doctor`); the rest live in sub-collections (`inv images.build`, ...).
+`inv test`, `inv lint`, `inv doctor`); the rest live in sub-collections (`inv images.build`, ...).
 """
 
 from invoke.collection import Collection
@@ -9,7 +9,7 @@ from invoke.collection import Collection
 from tooling.tasks import cluster, config, dev, images, k8s, loadtest, monitoring, stack
 
 ns = Collection()
-for verb in (stack.up, stack.down, stack.status, stack.logs, dev.test, dev.doctor):
+for verb in (stack.up, stack.down, stack.status, stack.logs, dev.test, dev.lint, dev.doctor):
     ns.add_task(verb)
 ns.add_collection(Collection.from_module(images, name="images"))
 # `inv cluster` is cluster.up (its default task).

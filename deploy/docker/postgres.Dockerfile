@@ -15,7 +15,8 @@ RUN echo 'postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/b
 COPY deploy/docker/postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
 ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PGDATA=/var/lib/postgresql/data
-USER postgres
+# Numeric (the postgres account above), so runAsNonRoot can be verified without the passwd file.
+USER 999:999
 VOLUME /var/lib/postgresql/data
 EXPOSE 5432
 STOPSIGNAL SIGINT

@@ -9,7 +9,8 @@ RUN echo 'redis:x:999:999:Redis:/var/lib/redis:/usr/sbin/nologin' >> /etc/passwd
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /data && chown redis:redis /data
-USER redis
+# Numeric (the redis account above), so runAsNonRoot can be verified without the passwd file.
+USER 999:999
 WORKDIR /data
 VOLUME /data
 EXPOSE 6379

@@ -25,5 +25,6 @@ HEALTHCHECK --interval=5s --timeout=3s --retries=5 CMD ["python", "-m", "stackya
 ARG COMPONENT
 ENV STACKYARD_COMPONENT=${COMPONENT}
 LABEL org.opencontainers.image.title="stackyard-${COMPONENT}" org.opencontainers.image.source="stackyard"
-# `exec` makes python PID 1's successor so SIGTERM reaches it and the drain runs.
-CMD exec python -m stackyard "$STACKYARD_COMPONENT"
+# The shell form's /bin/sh -c, written out: `exec` makes python PID 1's successor so SIGTERM
+# reaches it and the drain runs; the shell expands $STACKYARD_COMPONENT.
+CMD ["/bin/sh", "-c", "exec python -m stackyard \"$STACKYARD_COMPONENT\""]

@@ -169,3 +169,86 @@ def test_logs_of_one_service_are_json_lines(stack: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     lines = [line.split("|", 1)[1].strip() for line in result.stdout.splitlines() if "|" in line]
     assert lines and all(json.loads(line)["service"] == "gateway" for line in lines)
+
+
+# --- hostile input at the edge: every answer nginx makes itself is JSON, 4xx, version-free -----
+
+HOSTILE = {
+    "percent-encoded NUL and invalid UTF-8": b"GET /v1/tasks/%00%ff HTTP/1.1\r\nHost: x\r\n\r\n",
+    "invalid percent escape": b"GET /v1/sessions/%ZZ/messages HTTP/1.1\r\nHost: x\r\n\r\n",
+    "raw NUL in the path": b"GET /v1/tasks/\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "10 KiB URI": b"GET /v1/tasks/" + b"a" * 10240 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "64 KiB header": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n",
+    "not HTTP at all": b"\x16\x03\x01\x02\x00 hello\r\n\r\n",
+    "TRACE": b"TRACE /v1/tasks HTTP/1.1\r\nHost: x\r\n\r\n",
+    "body over the edge limit": (b"POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 5000000\r\n\r\n"),
+    "non-numeric Content-Length": b"POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    "HTTP/1.0 without Host": b"GET /v1/tasks/not-a-uuid HTTP/1.0\r\n\r\n",
+    "request id that would break JSON": b'GET /v1/tasks/%00 HTTP/1.1\r\nHost: x\r\nX-Request-ID: a"}\r\n\r\n',
+}
+
+
+def _raw(url: str, data: bytes, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
+    """One request on a raw socket (httpx would refuse to send most of these); the parsed answer."""
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            head, sep, body = received.partition(b"\r\n\r\n")
+            length = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+            if sep and length and len(body) >= int(length[0].split(b":")[1]):
+                break
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_requests_get_json_4xx_from_the_edge_without_a_version(stack: dict[str, str], case: str) -> None:
+    status, headers, body = _raw(stack["url"].replace("localhost", "127.0.0.1"), HOSTILE[case])
+    assert 400 <= status < 500, (status, body[:200])
+    answer = json.loads(body)
+    assert answer["error"], answer
+    assert headers.get("content-type", "").startswith("application/json")
+    assert headers.get("server") == "nginx", headers  # server_tokens off: no version anywhere
+    assert not any(char.isdigit() for char in headers["server"]) and b"nginx/" not in body
+    assert headers.get("x-content-type-options") == "nosniff"
+    if "request_id" in answer:
+        assert '"' not in answer["request_id"] and len(answer["request_id"]) <= 128
+    if case == "TRACE":
+        assert status == 405 and "GET" in headers["allow"] and "POST" in headers["allow"]
+    if case == "64 KiB header":
+        assert status == 431
+
+
+def test_every_answer_carries_the_api_security_headers(stack: dict[str, str]) -> None:
+    with httpx.Client(base_url=stack["url"], timeout=10) as client:
+        for response in (client.get("/healthz"), client.get(f"/v1/tasks/{uuid.uuid4()}")):
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["server"] == "nginx"
+
+
+def test_a_slow_loris_body_is_cut_off_at_the_edge_without_a_server_error(stack: dict[str, str]) -> None:
+    """nginx closes a connection whose body stalls for client_body_timeout (10 s); it answers
+    nothing then (408 is only logged), and the gateway never sees the request."""
+    import socket
+
+    host, port = stack["url"].removeprefix("http://").replace("localhost", "127.0.0.1").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        answer = sock.recv(65536)
+    assert time.monotonic() - started < 20
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:200]

@@ -2,17 +2,21 @@
 
 Through python-on-whales where it covers the command and needs neither a time limit nor an
 environment of its own (image exists/import/list/remove, engine info, compose); through the one
-`seam.run` otherwise: preflight probes (bounded to seconds), bounded pulls, `docker save`, the
+`seam.run` otherwise: preflight probes (bounded to seconds), the image-store probe for kind,
+container inspects, bounded pulls, `docker save`, the
 build (which gets its builder environment passed in, never through `os.environ`), `docker stats`
 and the offline tool runs of the monitoring checks. Failures of either route are one family:
 `CommandError` (argv, exit code, stderr), or a `StackyardError` with what to do next.
 """
 
 import functools
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -86,6 +90,60 @@ def architecture() -> str:
         return DockerClient().system.info().architecture or ""
 
 
+# Checked in moby/moby (daemon/containerd/service.go `LayerStoreStatus`, 2026-08 tree): with the
+# containerd image store `docker info` reports DriverStatus [["driver-type",
+# "io.containerd.snapshotter.v1"]] (containerd's plugins.SnapshotPlugin); the classic graph
+# drivers report their own pairs ("Backing Filesystem", ...). kind #3795 shows the same field.
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+# Checked in docker/cli (cli/command/image/save.go): `docker save --platform` carries the API
+# annotation "1.48" and arrived in v28.0.0 (commit a20eb45b26); moby's api/docs/v1.48.yaml adds the
+# `platform` query to /images/{name}/get. Older CLIs or engines (Debian's 20.10: API 1.41) lack it.
+SAVE_PLATFORM_API = (1, 48)
+# `uname -m` spellings (moby daemon/internal/platform `Architecture`) → OCI architectures.
+OCI_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
+            "armhf": "arm", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What image loading into kind needs to know about the engine."""
+
+    containerd_store: bool
+    platform: str  # "linux/amd64"; "" when the engine does not say
+    save_platform: bool  # `docker save --platform` works (CLI and engine at API >= 1.48)
+
+
+def _api_version(text: str) -> tuple[int, int]:
+    major, _, minor = text.strip().partition(".")
+    try:
+        return int(major), int(minor)
+    except ValueError:
+        return 0, 0
+
+
+def engine_facts(*, timeout: float = INSPECT_TIMEOUT) -> EngineFacts:
+    """`docker info` (image store, architecture) and `docker version` (negotiated API version).
+
+    Through the seam, not python-on-whales, so the probes are bounded and fakeable; an answer
+    that does not parse counts as the classic store (kind's own `docker-image` route)."""
+    try:
+        parsed = json.loads(seam.run(["docker", "info", "--format", "{{json .}}"], timeout=timeout) or "{}")
+    except (CommandError, json.JSONDecodeError):
+        parsed = {}
+    info: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+    status = info.get("DriverStatus") or []
+    containerd = any(isinstance(pair, list) and pair[:2] == ["driver-type", CONTAINERD_SNAPSHOTTER] for pair in status)
+    arch = OCI_ARCH.get(str(info.get("Architecture") or "").lower(), "")
+    os_type = str(info.get("OSType") or "linux")
+    try:
+        # The Client's APIVersion is the negotiated one (docker/cli cli/command/system/version.go:
+        # `dockerCli.CurrentVersion()`): it is >= 1.48 only when both the CLI and the engine are.
+        api = _api_version(seam.run(["docker", "version", "--format", "{{.Client.APIVersion}}"], timeout=timeout))
+    except CommandError:
+        api = (0, 0)
+    return EngineFacts(containerd, f"{os_type}/{arch}" if arch else "", api >= SAVE_PLATFORM_API)
+
+
 # ---------------------------------------------------------------------------------------------
 # images
 
@@ -109,6 +167,13 @@ def pull(ref: str, *, timeout: float | None = None) -> None:
     seam.run(["docker", "pull", "--quiet", ref], timeout=timeout)
 
 
+def pull_with_progress(ref: str, *, timeout: float) -> None:
+    """`docker pull REF` with its own layer progress on the terminal (not captured), bounded.
+
+    A CommandError on failure carries no stderr: docker printed the reason above it."""
+    seam.run(["docker", "pull", ref], timeout=timeout, capture=False)
+
+
 def import_image(tarball: Path, ref: str, *, changes: Sequence[str] = ()) -> None:
     """`docker image import` of a root filesystem tarball as REF, with Dockerfile `changes`."""
     with _whales():
@@ -127,9 +192,10 @@ def remove_images(refs: Sequence[str]) -> None:
         DockerClient().image.remove(list(refs), force=False)
 
 
-def save(ref: str, archive: Path, *, timeout: float | None = None) -> None:
-    """`docker save --output ARCHIVE REF`."""
-    seam.run(["docker", "save", "--output", str(archive), ref], timeout=timeout)
+def save(ref: str, archive: Path, *, timeout: float | None = None, platform: str = "") -> None:
+    """`docker save [--platform P] --output ARCHIVE REF` (only `platform`'s variant when given)."""
+    chosen = ["--platform", platform] if platform else []
+    seam.run(["docker", "save", *chosen, "--output", str(archive), ref], timeout=timeout)
 
 
 @functools.cache
@@ -172,6 +238,14 @@ def build(context: Path, *, dockerfile: Path, tag: str, build_args: Mapping[str,
 
 # ---------------------------------------------------------------------------------------------
 # containers
+
+
+def inspect_containers(names: Sequence[str], *, timeout: float = INSPECT_TIMEOUT) -> list[dict[str, Any]]:
+    """`docker inspect --type container NAME...`: one JSON object per container."""
+    text = seam.run(["docker", "inspect", "--type", "container", *names], timeout=timeout)
+    found = json.loads(text or "[]")
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
 
 
 def stats_json(containers: Sequence[str], *, timeout: float = 30.0) -> str:

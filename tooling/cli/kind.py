@@ -16,7 +16,7 @@ from pytest_kind import KindCluster
 
 from tooling.cli import docker
 from tooling.cli import run as seam
-from tooling.errors import CommandError, ToolMissing
+from tooling.errors import CommandError, StackyardError, ToolMissing
 
 CREATE_TIMEOUT = 600.0
 LOAD_TIMEOUT = 600.0
@@ -43,6 +43,7 @@ class Cluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships no type i
             except OSError:
                 break
         self.path = kubeconfig.parent
+        self._engine: docker.EngineFacts | None = None  # asked once per cluster object, when loading
 
     # pytest-kind would download these: we refuse, tooling/kind_install.py installs kind (checksummed).
     def ensure_kind(self) -> None:
@@ -77,20 +78,45 @@ class Cluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships no type i
         self.kind(*argv, "--wait=120s", timeout=CREATE_TIMEOUT)
         return True
 
+    def nodes(self) -> list[str]:
+        """`kind get nodes --name NAME`: the node containers' names (kind v0.32 prints one a line)."""
+        return self.kind("get", "nodes", f"--name={self.name}").split()
+
     def load_docker_image(self, docker_image: str) -> str:
-        """Load a local image into every node; returns how ("docker-image" or "image-archive")."""
+        """Load a local image into every node; returns how ("docker-image" or "image-archive linux/…").
+
+        kind v0.32's `load docker-image` is `docker save -o F IMAGE` (all platforms) then
+        `ctr images import --all-platforms` on each node (checked in kubernetes-sigs/kind v0.32.0:
+        pkg/cmd/kind/load/docker-image/docker-image.go `save`, pkg/cluster/nodeutils/util.go
+        `LoadImageArchive`). With Docker's containerd image store a multi-platform image is saved
+        with only this platform's layers present, and the import fails with "content digest … not
+        found" (kind #3795, open; the workaround kind's docs adopted in PR #4247 is below).
+        """
+        if self._engine is None:
+            self._engine = docker.engine_facts()
+        engine = self._engine
+        if engine.containerd_store and engine.save_platform and engine.platform:
+            # The one route that works on the containerd store: save this platform only, then
+            # `kind load image-archive FILE --name NAME` (flags checked in kind v0.32.0
+            # pkg/cmd/kind/load/image-archive/image-archive.go: --name/-n, --nodes).
+            with tempfile.TemporaryDirectory(prefix="stackyard-kind-load-") as tmp:
+                archive = Path(tmp) / "image.tar"
+                docker.save(docker_image, archive, timeout=LOAD_TIMEOUT, platform=engine.platform)
+                self.kind("load", "image-archive", "--name", self.name, str(archive), timeout=LOAD_TIMEOUT)
+            return f"image-archive {engine.platform}"
         try:
             self.kind("load", "docker-image", "--name", self.name, docker_image, timeout=LOAD_TIMEOUT)
             return "docker-image"
         except CommandError as error:
             if not any(marker in error.stderr for marker in CONTAINERD_STORE_ERRORS):
                 raise
-        # The containerd image store breaks `kind load docker-image`; a saved archive still loads.
-        with tempfile.TemporaryDirectory(prefix="stackyard-kind-load-") as tmp:
-            archive = Path(tmp) / "image.tar"
-            docker.save(docker_image, archive, timeout=LOAD_TIMEOUT)
-            self.kind("load", "image-archive", "--name", self.name, str(archive), timeout=LOAD_TIMEOUT)
-        return "image-archive"
+            raise StackyardError(
+                f"kind could not load {docker_image} into the nodes: Docker's containerd image store breaks "
+                f"`kind load docker-image` (kind #3795), and this Docker cannot save one platform only "
+                f"(`docker save --platform` needs Docker 28 / API 1.48):\n    {error.stderr.strip().splitlines()[-1]}",
+                "upgrade Docker Engine (or Docker Desktop) to 28 or later, or turn the containerd image store off "
+                "(`\"features\": {\"containerd-snapshotter\": false}` in /etc/docker/daemon.json, or Docker "
+                "Desktop → Settings → General), restart Docker and run `inv cluster` again") from error
 
     def kubectl(self, *args: str, **kwargs: Any) -> str:
         self.ensure_kubectl()
