@@ -140,8 +140,16 @@ class CapacityPlanning(Strict):
     production_min_replicas: int = Field(ge=1)
 
 
+class Arrival(Strict):
+    """How users pace their runs: closed loop (think time after each run) or open loop (a run every
+    `user_interval_seconds` whatever the last one took, so the arrival rate is users / interval)."""
+    open_loop: bool
+    user_interval_seconds: float = Field(gt=0)
+
+
 class LoadtestConfig(Strict):
     profiles: LoadProfiles
+    arrival: Arrival
     slo: LoadSlo
     poll_interval_seconds: float = Field(gt=0)
     task_timeout_seconds: float = Field(gt=0)

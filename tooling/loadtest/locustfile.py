@@ -13,7 +13,8 @@ Driven by `inv loadtest` through environment variables (all optional, for a stan
   STACKYARD_LOAD_SAMPLES  a file for raw samples (JSON lines: requests, tasks, generator CPU, notes)
   STACKYARD_LOAD_API_KEY  sent as `Authorization: Bearer …` (stages other than dev/ci)
   STACKYARD_LOAD_MIX      task weights, e.g. `chat:6,planner:2,history:1`
-  STACKYARD_LOAD_THINK    think time between tasks in seconds, `min,max`
+  STACKYARD_LOAD_THINK    think time between tasks in seconds, `min,max` (closed loop)
+  STACKYARD_LOAD_PACING   seconds between the starts of a user's runs (open loop; 0 or unset = closed loop)
   STACKYARD_LOAD_POLL_SECONDS, STACKYARD_LOAD_TASK_TIMEOUT  status polling interval, give-up time
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, LoadTestShape, between, events, task
+from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tooling.loadtest import profiles  # noqa: E402  (plain data, no locust inside)
@@ -42,6 +43,7 @@ TASK_TIMEOUT = float(os.environ.get("STACKYARD_LOAD_TASK_TIMEOUT", "60"))
 MIX = {name: int(weight) for name, _, weight in
        (part.partition(":") for part in os.environ.get("STACKYARD_LOAD_MIX", "chat:6,planner:2,history:1").split(","))}
 THINK = tuple(float(x) for x in os.environ.get("STACKYARD_LOAD_THINK", "0.5,1.5").split(","))
+PACING = float(os.environ.get("STACKYARD_LOAD_PACING") or 0)
 TURNS_PER_SESSION = 10
 INPUTS = ("summarise the release notes", "what changed since yesterday", "plan the rollout for friday",
           "draft a reply to the customer", "list the open incidents")
@@ -124,7 +126,10 @@ def on_quit(environment: Any, **_: Any) -> None:
 
 
 class StackUser(FastHttpUser):
-    wait_time = between(THINK[0], THINK[-1])
+    # Open loop: locust 2.47's constant_pacing (locust/user/wait_time.py) waits max(0, PACING − the
+    # run's time), so a user starts a run every PACING seconds however slow the stack is — as long as
+    # a task completes within PACING; the arrival rate is then users / PACING. Closed loop: think time.
+    wait_time = constant_pacing(PACING) if PACING > 0 else between(THINK[0], THINK[-1])
 
     def on_start(self) -> None:
         self.new_session()

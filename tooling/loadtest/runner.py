@@ -53,6 +53,7 @@ class RunSpec:
     api_key: str = ""
     mix: str = DEFAULT_MIX
     think: str = "0.5,1.5"
+    pacing_seconds: float = 0.0  # > 0: open loop, each user starts a run this often (loadtest.arrival)
     poll_seconds: float = 0.1
     task_timeout: float = 60.0
     min_tasks_per_second: float = 0.0
@@ -168,6 +169,7 @@ def locust_args(root: Path, spec: RunSpec, csv_prefix: Path) -> list[str]:
 def locust_env(spec: RunSpec, plan: list[profiles.Stage], samples: Path) -> dict[str, str]:
     env = {"STACKYARD_LOAD_STAGES": profiles.to_json(plan), "STACKYARD_LOAD_SAMPLES": str(samples),
            "STACKYARD_LOAD_MIX": spec.mix, "STACKYARD_LOAD_THINK": spec.think,
+           "STACKYARD_LOAD_PACING": str(spec.pacing_seconds),
            "STACKYARD_LOAD_POLL_SECONDS": str(spec.poll_seconds),
            "STACKYARD_LOAD_TASK_TIMEOUT": str(spec.task_timeout), "PYTHONUNBUFFERED": "1"}
     if spec.api_key:

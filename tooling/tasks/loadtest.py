@@ -69,6 +69,7 @@ def run(c: Context, target: str = "compose", profile: str = "smoke", users: int 
         duration=chosen.duration_seconds, report_dir=directory, stage=cfg.stage,
         api_key=secrets.api_keys[0] if cfg.gateway.require_api_key and secrets.api_keys else "",
         poll_seconds=cfg.loadtest.poll_interval_seconds, task_timeout=cfg.loadtest.task_timeout_seconds,
+        pacing_seconds=cfg.loadtest.arrival.user_interval_seconds if cfg.loadtest.arrival.open_loop else 0.0,
         min_tasks_per_second=chosen.min_tasks_per_second)
     outcome = runner.execute(ROOT, spec, cfg.loadtest, probe, scaling=target == "cluster")
     print(runner.console_summary(outcome), file=sys.stderr)
