@@ -39,7 +39,7 @@ def test_production_plan_sizes_workers_for_the_target_with_room() -> None:
     per_worker = 2.9 * production.worker.concurrency / 2
     assert worker.replicas_needed == -(-100 // (per_worker * 0.7))
     assert worker.min_replicas >= 2 and worker.max_replicas >= worker.replicas_needed * 1.5
-    assert worker.hpa_target == str(2 * production.worker.concurrency)
+    assert worker.hpa_target == f"{capacity.IN_FLIGHT_SHARE * production.worker.concurrency:g}"
     gateway = next(c for c in plan.components if c.component == "gateway")
     assert gateway.hpa_target == "70%" and gateway.cpu_request.endswith("m")
 
@@ -58,7 +58,9 @@ def test_patches_are_valid_kustomize_patches_and_never_overwrite(tmp_path: Path)
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("HorizontalPodAutoscaler", "worker") in kinds and ("Deployment", "worker") in kinds
     hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == "worker")
-    assert hpa["spec"]["metrics"][0]["object"]["metric"]["name"] == "stackyard_steps_backlog"
+    shipped = yaml.safe_load((ROOT / "deploy/orchestration/components/autoscaling/hpa-worker.yaml").read_text())
+    name = shipped["spec"]["metrics"][0]["object"]["metric"]["name"]
+    assert hpa["spec"]["metrics"][0]["object"]["metric"]["name"] == name == capacity.WORKER_METRIC
     with pytest.raises(StackyardError, match="never overwrite"):
         capacity.write_patches(plans, tmp_path / "plan")
 

@@ -51,7 +51,7 @@ def test_rendered_kind_overlay_carries_config_images_and_autoscalers(report: k8s
     assert maps["stackyard-gateway"]["STACKYARD_REQUIRE_API_KEY"] == "true"  # envs/kind.yaml
     hpas = {o["metadata"]["name"]: o for o in kind.objects if o["kind"] == "HorizontalPodAutoscaler"}
     assert set(hpas) == {"gateway", "memory", "model", "worker"}
-    assert hpas["worker"]["spec"]["metrics"][0]["object"]["metric"]["name"] == "stackyard_steps_backlog"
+    assert hpas["worker"]["spec"]["metrics"][0]["object"]["metric"]["name"] == "stackyard_steps_in_flight"
     assert all(o["metadata"].get("namespace") == "stackyard" for o in kind.objects if o["kind"] != "Namespace")
     service = by[("Service", "gateway")]
     assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["nodePort"] == 30080
@@ -214,10 +214,11 @@ def test_latest_and_unpinned_images(tree: Path) -> None:
 
 
 def test_custom_metric_no_adapter_rule_serves(tree: Path) -> None:
-    seed(tree, "addons/prometheus-adapter/config.yaml", "as: stackyard_steps_backlog", "as: stackyard_step_backlog")
+    seed(tree, "addons/prometheus-adapter/config.yaml", "as: stackyard_steps_in_flight", "as: stackyard_step_in_flight")
     assert problems(tree) == [
-        "[semantic] overlay kind: HorizontalPodAutoscaler/worker: custom metric stackyard_steps_backlog is served by "
-        "no prometheus-adapter rule (addons/prometheus-adapter/config.yaml serves: stackyard_step_backlog)"]
+        "[semantic] overlay kind: HorizontalPodAutoscaler/worker: custom metric stackyard_steps_in_flight is served by "
+        "no prometheus-adapter rule (addons/prometheus-adapter/config.yaml serves: stackyard_step_in_flight, "
+        "stackyard_steps_backlog)"]
 
 
 def test_a_setting_left_out_of_the_config_maps_is_named_with_key_and_target(

@@ -62,3 +62,17 @@ def test_every_kind_test_limit_covers_the_cluster_fixture_and_its_own_work() -> 
         own = _subprocess_seconds(functions[name], module)
         assert limit >= fixture + own, (f"{name}: pytest-timeout {limit:.0f}s < fixture {fixture:.0f}s + own "
                                         f"{own:.0f}s — the cluster build would be cut mid-way")
+
+
+def test_the_ci_kind_job_outlasts_every_kind_test_budget_together() -> None:
+    """GitHub kills the whole job at timeout-minutes: it must hold the fixture and every test."""
+    import yaml
+
+    module = _module()
+    tree = ast.parse(KIND_TESTS.read_text())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    fixture = _subprocess_seconds(functions["kind"], module) + float(module.PREFLIGHT_SECONDS)
+    own = sum(_subprocess_seconds(f, module) for name, f in functions.items() if name.startswith("test_"))
+    job = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["kind"]
+    assert job["timeout-minutes"] * 60 >= fixture + own + 300, (
+        f"kind job {job['timeout-minutes']} min < fixture {fixture:.0f}s + tests {own:.0f}s + 5 min for the venv")

@@ -8,8 +8,9 @@ component from `docker stats`). Rules, in the open so a reviewer can argue with 
   - CPU per task of each component = its measured cores / completed tasks per second;
   - a CPU-scaled component requests what one replica used at the busiest measured step (rounded up
     to 50m, at least MIN_REQUEST), and needs ceil(load × CPU per task / (request × utilization));
-  - workers scale on the steps backlog: the target is BACKLOG_PER_SLOT waiting steps per model call
-    a worker can have in flight;
+  - workers scale on steps in flight per worker (the steps stream's backlog plus its pending
+    entries, WORKER_METRIC): the target is IN_FLIGHT_SHARE of the worker's concurrency, so a worker
+    is added before one is full (tooling/loadtest/hpa_model.py, docs/kubernetes.md);
   - production: min = max(production_min_replicas, half of what the target needs), max = needed ×
     headroom; staging is sized for staging_share of the target load, min 1.
 Output is printed, and written as kustomize patches only where the user names a directory —
@@ -29,7 +30,10 @@ from tooling.errors import StackyardError
 
 MIN_EFFICIENCY = 0.8
 MIN_REQUEST_CORES = 0.1
-BACKLOG_PER_SLOT = 2
+# The worker HPA's metric (components/autoscaling/hpa-worker.yaml; tests/unit/test_capacity.py
+# holds the two together) and its target as a share of the worker's concurrency.
+WORKER_METRIC = "stackyard_steps_in_flight"
+IN_FLIGHT_SHARE = 0.5
 CPU_COMPONENTS = ("gateway", "memory", "model")
 
 
@@ -117,7 +121,7 @@ def plan(measured: Measurement, target_rps: float, config: StackConfig, stage: s
     worker_cpu = measured.cpu_per_task.get("worker", 0.0) * per_worker
     result.components.append(ComponentPlan(
         "worker", workers, low, high, cores_text(max(worker_cpu, MIN_REQUEST_CORES)),
-        "stackyard_steps_backlog (per worker, AverageValue)", str(BACKLOG_PER_SLOT * concurrency)))
+        f"{WORKER_METRIC} (per worker, AverageValue)", f"{IN_FLIGHT_SHARE * concurrency:g}"))
     for name in CPU_COMPONENTS:
         per_task = measured.cpu_per_task.get(name)
         if per_task is None:
@@ -158,7 +162,7 @@ def patch_documents(stage_plan: StagePlan) -> list[dict[str, Any]]:
         if c.component == "worker":
             metric = {"type": "Object", "object": {
                 "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "orchestrator"},
-                "metric": {"name": "stackyard_steps_backlog"},
+                "metric": {"name": WORKER_METRIC},
                 "target": {"type": "AverageValue", "averageValue": c.hpa_target}}}
         else:
             metric = {"type": "Resource", "resource": {"name": "cpu", "target": {

@@ -1,29 +1,39 @@
 """A small, pure model of the worker HPA and the steps queue: does a cluster load scale out in time
 and still meet the latency SLO? Used by tests/unit/test_hpa_model.py to choose the kind numbers.
 
-The HPA (autoscaling/v2), as kube-controller-manager runs it — after kubernetes/kubernetes,
-pkg/controller/podautoscaler/replica_calculator.go (GetObjectPerPodMetricReplicas) and
-horizontal.go (stabilizeRecommendationWithBehaviors, convertDesiredReplicasWithBehaviorRate,
-calculateScaleUpLimitWithScalingRules, calculateScaleDownLimitWithBehaviors), and the HPA docs'
-"Algorithm details" (kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/):
-- every sync period (15 s, --horizontal-pod-autoscaler-sync-period) it reads the metric;
-- an Object metric with an AverageValue target divides the object's value by the current replicas:
-  ratio = value / (target × current); inside the tolerance (|1 − ratio| ≤ 0.1,
-  --horizontal-pod-autoscaler-tolerance) nothing changes, else desired = ceil(value / target);
+The HPA (autoscaling/v2) as kube-controller-manager runs it. Checked against the Kubernetes docs,
+kubernetes/website content/en/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale.md
+("Algorithm details", "Configurable scaling behavior", "Default behavior"), and for the exact
+arithmetic against replica_calculator.go GetObjectPerPodMetricReplicas as quoted from v1.34.1 and
+horizontal.go calculateScale{Up,Down}Limit… as kept in forks of it (kubernetes/kubernetes itself is
+too large to fetch here):
+- every sync period (default 15 s, --horizontal-pod-autoscaler-sync-period) it reads the metric;
+- an Object metric with an AverageValue target is divided by the replica count before it is
+  compared ("this value can optionally be divided by the number of Pods"): ratio = value /
+  (target × replicas); inside the tolerance (|1 − ratio| ≤ 0.1 by default,
+  --horizontal-pod-autoscaler-tolerance) nothing changes, else desired = ceil(value / target).
+  v1.34.1 divides by the scale's status replicas (pods created, ready or not); the docs now say
+  "the number of Running and Ready Pods" — `ready_divisor` models that variant (it can only make a
+  rise come sooner: a smaller divisor leaves the tolerance band earlier; desired is the same);
 - stabilization: the result is kept between the lowest recommendation of the scale-up window and
-  the highest of the scale-down window (both including this one);
-- a rise is capped by the scale-up policies (Pods: start-of-period replicas + value; Percent:
-  ceil(start × (1 + value/100)); selectPolicy Max takes the largest), a fall by the scale-down
-  policies (Pods: start − value; Percent: int(start × (1 − value/100)); Max takes the lowest),
-  "start" being the replicas before the changes made within the policy's period; then min/max.
-  (Not re-read against the source in this change: that repository's snapshot is too large to fetch
-  here. Verify against the pinned Kubernetes release before relying on edge cases.)
+  the highest of the scale-down window (both including this one); the defaults are 0 s up, 300 s
+  down (--horizontal-pod-autoscaler-downscale-stabilization) — our HPAs set both explicitly;
+- a rise is capped by the scale-up policies (Pods: start + value; Percent: ceil(start × (1 +
+  value/100)); selectPolicy Max, the default, takes the largest), a fall by the scale-down policies
+  (Pods: start − value; Percent: int(start × (1 − value/100)); Max takes the lowest). "start" is
+  the replicas at the start of the policy's period: current − added + deleted within it (both
+  directions' events count, whichever way this change goes); then min/maxReplicas. Default
+  policies (unused here, our HPAs set them): up max(100 %, 4 pods) per 15 s, down 100 % per 15 s.
 
 The queue (Redis Streams, services/stackyard/common/streams.py): each worker runs `concurrency`
-read loops, each holding one step, so a worker serves `concurrency / step_seconds` steps per
-second; the orchestrator's `stackyard_queue_backlog` is the group's lag — steps no loop has read
-yet — so it is above zero only while every loop is busy. Fluid approximation: the backlog grows
-at (arrivals − capacity) and a step waits backlog / capacity before a loop takes it.
+read loops, each reading one entry (XREADGROUP COUNT 1) and acknowledging it when the step is
+done, so a worker serves `concurrency / step_seconds` steps per second. The orchestrator exports
+per stream `stackyard_queue_backlog` (the group's lag: entries no loop has read yet, above zero
+only while every loop is busy) and `stackyard_pending_entries` (read, not yet acknowledged: the
+steps in service). Two signals: "backlog" (lag alone) and "in_flight" (lag + pending: every step
+the workers owe, which rises with the load before any loop is short). Fluid approximation: the
+backlog grows at (arrivals − capacity), a step waits backlog / capacity before a loop takes it,
+and the steps in service are min(arrivals × step time, loops) (Little's law) — no randomness.
 """
 
 import math
@@ -34,6 +44,8 @@ from typing import Any
 from tooling.errors import StackyardError
 from tooling.loadtest import profiles
 
+# The worker HPA's custom metrics (addons/prometheus-adapter/config.yaml) and what each counts.
+SIGNALS = {"stackyard_steps_in_flight": "in_flight", "stackyard_steps_backlog": "backlog"}
 SYNC_SECONDS = 15.0  # kube-controller-manager --horizontal-pod-autoscaler-sync-period default
 TOLERANCE = 0.1  # kube-controller-manager --horizontal-pod-autoscaler-tolerance default
 
@@ -56,9 +68,10 @@ class Rules:
 class Autoscaler:
     min_replicas: int
     max_replicas: int
-    target: float  # AverageValue: backlog per worker
+    target: float  # AverageValue: the signal per worker
     up: Rules
     down: Rules
+    signal: str = "in_flight"  # what the metric counts: a value of SIGNALS
     tolerance: float = TOLERANCE
     sync_seconds: float = SYNC_SECONDS
 
@@ -72,12 +85,14 @@ def autoscaler(hpa: Mapping[str, Any]) -> Autoscaler:
     """The model of one rendered HorizontalPodAutoscaler with one Object metric and an AverageValue target."""
     spec = hpa["spec"]
     metrics = spec["metrics"]
-    target = metrics[0].get("object", {}).get("target", {}) if len(metrics) == 1 else {}
-    if target.get("type") != "AverageValue" or "behavior" not in spec:
-        raise StackyardError(f"HPA {hpa['metadata']['name']!r} is not one Object metric with an AverageValue target "
-                             "and explicit behavior", "the model covers the worker HPA of components/autoscaling")
+    metric = metrics[0].get("object", {}) if len(metrics) == 1 else {}
+    target, name = metric.get("target", {}), metric.get("metric", {}).get("name")
+    if target.get("type") != "AverageValue" or "behavior" not in spec or name not in SIGNALS:
+        raise StackyardError(f"HPA {hpa['metadata']['name']!r} is not one Object metric of {', '.join(SIGNALS)} "
+                             "with an AverageValue target and explicit behavior",
+                             "the model covers the worker HPA of components/autoscaling")
     return Autoscaler(int(spec.get("minReplicas", 1)), int(spec["maxReplicas"]), quantity(str(target["averageValue"])),
-                      _rules(spec["behavior"]["scaleUp"]), _rules(spec["behavior"]["scaleDown"]))
+                      _rules(spec["behavior"]["scaleUp"]), _rules(spec["behavior"]["scaleDown"]), SIGNALS[name])
 
 
 def quantity(text: str) -> float:
@@ -86,9 +101,11 @@ def quantity(text: str) -> float:
     return float(text[:-1]) * scale[text[-1]] if text[-1] in scale else float(text)
 
 
-def proposal(current: int, value: float, target: float, tolerance: float = TOLERANCE) -> int:
-    """replica_calculator.go GetObjectPerPodMetricReplicas: the raw recommendation before behavior."""
-    ratio = value / (target * current)
+def proposal(current: int, value: float, target: float, tolerance: float = TOLERANCE,
+             divisor: int | None = None) -> int:
+    """replica_calculator.go GetObjectPerPodMetricReplicas: the raw recommendation before behavior;
+    `divisor` is the pod count the value is divided by (status replicas, or ready pods), `current` by default."""
+    ratio = value / (target * max(1, divisor if divisor is not None else current))
     return current if abs(1.0 - ratio) <= tolerance else math.ceil(value / target)
 
 
@@ -99,10 +116,9 @@ class Controller:
     recommendations: list[tuple[float, int]] = field(default_factory=list)
     events: list[tuple[float, int]] = field(default_factory=list)  # (time, change in replicas)
 
-    def _start(self, now: float, current: int, period: float, rising: bool) -> int:
-        # the replicas before the changes of this period (horizontal.go getReplicasChangePerPeriod)
-        changes = [c for t, c in self.events if t > now - period and (c > 0) == rising]
-        return current - sum(changes)
+    def _start(self, now: float, current: int, period: float) -> int:
+        # periodStartReplicas = current − added + deleted in the period (horizontal.go; both directions)
+        return current - sum(c for t, c in self.events if t > now - period)
 
     def _limit(self, now: float, current: int, rising: bool) -> int:
         rules = self.hpa.up if rising else self.hpa.down
@@ -110,7 +126,7 @@ class Controller:
             return current
         found = []
         for policy in rules.policies:
-            start = self._start(now, current, policy.period_seconds, rising)
+            start = self._start(now, current, policy.period_seconds)
             if policy.type == "Pods":
                 found.append(start + policy.value if rising else start - policy.value)
             elif rising:
@@ -120,9 +136,9 @@ class Controller:
         widest = max if (rules.select == "Max") == rising else min
         return widest(found)
 
-    def sync(self, now: float, current: int, value: float) -> int:
+    def sync(self, now: float, current: int, value: float, divisor: int | None = None) -> int:
         hpa = self.hpa
-        raw = proposal(current, value, hpa.target, hpa.tolerance)
+        raw = proposal(current, value, hpa.target, hpa.tolerance, divisor)
         up = min([raw, *(r for t, r in self.recommendations if t > now - hpa.up.stabilization_seconds)])
         down = max([raw, *(r for t, r in self.recommendations if t > now - hpa.down.stabilization_seconds)])
         self.recommendations.append((now, raw))
@@ -161,7 +177,7 @@ class TaskKind:
 
 @dataclass(frozen=True)
 class Delays:
-    metric_age_seconds: float  # backlog as the HPA reads it: this old (gauge refresh + scrape interval)
+    metric_age_seconds: float  # the metric as the HPA reads it: this old (gauge refresh + scrape interval)
     pod_ready_seconds: float  # from the HPA's decision to a worker reading steps (and counted ready)
     sync_phase_seconds: float  # the first HPA sync after the load starts
 
@@ -221,20 +237,25 @@ class Run:
 
 
 def simulate(hpa: Autoscaler, workers: Workers, tasks: Callable[[float], float], kinds: Sequence[TaskKind],
-             delays: Delays, duration: float, dt: float = 0.1) -> Run:
-    """The backlog, the waits and the worker replicas over `duration` seconds, from replicas at the minimum."""
+             delays: Delays, duration: float, dt: float = 0.1, ready_divisor: bool = False) -> Run:
+    """The backlog, the waits and the worker replicas over `duration` seconds, from replicas at the minimum.
+    The HPA's metric counts `hpa.signal`; `ready_divisor` divides it by the ready workers instead of the
+    status replicas (see the module's notes)."""
+    if hpa.signal not in SIGNALS.values():
+        raise ValueError(f"unknown signal {hpa.signal!r}; known: {', '.join(SIGNALS.values())}")
     controller = Controller(hpa)
     steps_per_task = sum(k.share * k.steps for k in kinds)
     run = Run(dt, [], [], [], [], [], [])
-    replicas, backlog = hpa.min_replicas, 0.0
+    replicas, ready, backlog = hpa.min_replicas, hpa.min_replicas, 0.0
     arrivals: list[tuple[float, int]] = []  # (ready at, replicas)
+    signals: list[float] = []  # the metric's value at each tick, as the orchestrator exports it
     next_sync = delays.sync_phase_seconds
     lag_samples = max(0, round(delays.metric_age_seconds / dt))
     for i in range(int(duration / dt)):
         t = i * dt
         if t >= next_sync:
-            seen = run.backlog[max(0, len(run.backlog) - 1 - lag_samples)] if run.backlog else 0.0
-            wanted = controller.sync(t, replicas, seen)
+            seen = signals[max(0, len(signals) - 1 - lag_samples)] if signals else 0.0
+            wanted = controller.sync(t, replicas, seen, ready if ready_divisor else None)
             if wanted != replicas:
                 arrivals.append((t + (delays.pod_ready_seconds if wanted > replicas else 0.0), wanted))
                 replicas = wanted
@@ -245,7 +266,11 @@ def simulate(hpa: Autoscaler, workers: Workers, tasks: Callable[[float], float],
                 ready = count
         capacity = ready * workers.capacity
         rate = tasks(t)
-        backlog = max(0.0, backlog + (rate * steps_per_task - capacity) * dt)
+        steps = rate * steps_per_task
+        backlog = max(0.0, backlog + (steps - capacity) * dt)
+        loops = ready * workers.concurrency
+        in_service = float(loops) if backlog > 0 else min(float(loops), steps * workers.step_seconds)
+        signals.append(backlog + (in_service if hpa.signal == "in_flight" else 0.0))
         run.times.append(t)
         run.replicas.append(replicas)
         run.ready.append(ready)
