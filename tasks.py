@@ -4,9 +4,15 @@ The verbs used all day are at the top level (`inv up`, `inv down`, `inv status`,
 `inv test`, `inv lint`, `inv doctor`); the rest live in sub-collections (`inv images.build`, ...).
 """
 
+import signal
+
 from invoke.collection import Collection
 
 from tooling.tasks import cluster, config, dev, images, k8s, loadtest, monitoring, stack
+
+# `inv … | head` ends quietly, as Unix tools do, instead of a BrokenPipeError traceback: Python
+# ignores SIGPIPE by default; the default action ends the process when the reader goes away.
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 ns = Collection()
 for verb in (stack.up, stack.down, stack.status, stack.logs, dev.test, dev.lint, dev.doctor):

@@ -84,6 +84,41 @@ def compose_works(timeout: float = COMPOSE_PROBE_TIMEOUT) -> bool:
         return False
 
 
+def info(*, timeout: float = PREFLIGHT_TIMEOUT) -> dict[str, Any]:
+    """`docker info --format '{{json .}}'` as a dict (moby's system.Info: ServerVersion, Driver,
+    DriverStatus, CgroupVersion, MemTotal, NCPU, DockerRootDir, HttpProxy/HttpsProxy/NoProxy —
+    those three are spelled so in the JSON, the Go fields' json tags), bounded; CommandError when
+    the daemon does not answer, {} when the answer does not parse."""
+    try:
+        parsed = json.loads(seam.run(["docker", "info", "--format", "{{json .}}"], timeout=timeout) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def buildx_version(*, timeout: float = PREFLIGHT_TIMEOUT) -> str:
+    """`docker buildx version` ("github.com/docker/buildx v0.x …"); "" when the plugin is missing or broken."""
+    try:
+        return seam.run(["docker", "buildx", "version"], timeout=timeout).strip()
+    except CommandError:
+        return ""
+
+
+def running_containers(*, timeout: float = PREFLIGHT_TIMEOUT) -> list[dict[str, Any]]:
+    """`docker ps --format '{{json .}}'`: one object per running container (Names, Ports as docker
+    prints them — "0.0.0.0:8080->8080/tcp, :::8080->8080/tcp" —, Labels as "k=v,k=v")."""
+    text = seam.run(["docker", "ps", "--no-trunc", "--format", "{{json .}}"], timeout=timeout)
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
 def architecture() -> str:
     """The engine's architecture (`docker info`), e.g. x86_64; "" when it does not say."""
     with _whales():

@@ -9,11 +9,10 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tooling import doctor as doctor_module
 from tooling.cli import lint as lint_cli
 from tooling.cli import python
 from tooling.errors import CommandError, StackyardError
-from tooling.tasks.common import ROOT, friendly
+from tooling.tasks.common import ROOT, friendly, load_config
 
 LAYERS = {"unit": "tests/unit", "integration": "tests/integration", "e2e": "tests/e2e"}
 PYTEST_NO_TESTS = 5
@@ -145,11 +144,22 @@ def lint(c: Context, json: bool = False) -> None:
         raise StackyardError(f"lint failed: {', '.join(failed)}", "fix the findings above, then run `./dev lint` again")
 
 
-@task(help={"json": "print the checks as JSON on stdout"})
+@task(help={"json": "print the checks as JSON on stdout: {ok, seconds, checks: [{name, status, detail, fix}]}",
+            "stage": "config stage whose ports and image source are checked (default dev)"})
 @friendly
-def doctor(c: Context, json: bool = False) -> None:
-    """Check this machine: Docker daemon, compose v2, image source, disk; say how to fix each."""
-    results = doctor_module.run_checks(ROOT)
-    print(doctor_module.as_json(results) if json else doctor_module.report(results))
-    if any(not r.ok for r in results):
+def doctor(c: Context, json: bool = False, stage: str = "dev") -> None:
+    """Check this machine for the stack: each ✓ ok, ✗ blocks it, ! works but…, with the fix; exit 1 on any ✗.
+
+    Docker daemon and version, compose v2, builder, image store, cgroups, memory and cores, host
+    ports, image source (registry), disk, proxy and CA settings, kind, kubectl, the node image.
+    Example: `inv doctor`, `inv doctor --json | python3 -m json.tool`."""
+    import time
+
+    from tooling.doctor import report, run
+
+    started = time.monotonic()
+    checks = run.all_checks(ROOT, load_config(stage))
+    seconds = time.monotonic() - started
+    print(report.as_json(checks, seconds) if json else report.text(checks, seconds))
+    if any(check.blocks for check in checks):
         raise Exit(code=1)

@@ -10,6 +10,7 @@ from invoke.tasks import task
 from tooling import compose, images
 from tooling import monitoring as monitoring_module
 from tooling.cli import docker as docker_cli
+from tooling.doctor import run as doctor_run
 from tooling.errors import StackyardError
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets, parse_scale
 
@@ -36,14 +37,16 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
     started = time.monotonic()
     cfg = load_config(stage, _overrides(port))
     secrets = load_secrets(cfg)
-    docker_cli.check_engine_and_compose()
-    wanted = images.CORE_INFRA + (monitoring_module.INFRA if monitoring else ())
-    plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted)
+    # Before anything slow: the engine, compose v2 and the host ports to publish (tooling/doctor/run.py).
+    doctor_run.up_preflight(cfg)
     profiles: list[str] = []
     if monitoring:
         grafana_ref = cfg.images.upstream.grafana
         profiles, grafana_note = monitoring_module.profiles(cfg, docker_cli.image_exists(grafana_ref))
+        doctor_run.up_preflight(cfg, monitoring=True, grafana=monitoring_module.GRAFANA_PROFILE in profiles)
         print(f"  {grafana_note}", file=sys.stderr)
+    wanted = images.CORE_INFRA + (monitoring_module.INFRA if monitoring else ())
+    plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted)
     states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), profiles=profiles)
     url = f"http://localhost:{cfg.gateway.port}"
     monitoring_urls = monitoring_module.urls(cfg, "grafana" in profiles) if monitoring else {}
