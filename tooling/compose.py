@@ -15,6 +15,7 @@ from tooling.cli import compose as compose_cli
 from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
 from tooling.images import ImagePlan
+from tooling.k8s import connection_budget
 
 COMPOSE_FILE = compose_env.COMPOSE_FILE
 # Extra compose files layered on the main one (each adds services, e.g. behind a profile).
@@ -75,11 +76,12 @@ def wait_healthy(stack: compose_cli.Project, expected: dict[str, int], timeout: 
 def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
        scale: dict[str, int] | None = None, profiles: list[str] | None = None) -> list[ServiceState]:
     profiles = profiles or []
+    replicas = {"worker": config.worker.replicas, **(scale or {})}
+    connection_budget.check_scale(config, replicas)  # before anything is written or started
     env_file = compose_env.write(root, config, secrets, plan)
     if monitoring.PROFILE in profiles:
         monitoring.render_compose(root, config)
     stack = project(root, config, env_file, profiles)
-    replicas = {"worker": config.worker.replicas, **(scale or {})}
     with progress.step(f"starting {config.compose.project_name} ({config.stage}, images :{plan.tag})"):
         compose_cli.up(stack, scales=replicas)
     with progress.step("waiting for every service to be healthy"):

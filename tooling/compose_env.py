@@ -4,7 +4,8 @@ Component files (.stackyard/compose/<project>/<component>.env) hold the componen
 rendered from the one mapping (tooling/config/mapping.py) under the names the service reads, and
 its secrets; docker-compose.yml loads them with `env_file:` and renames nothing. The project file
 (.stackyard/compose/<project>.env, passed as --env-file) holds only what the compose file itself
-interpolates: image references, the project name, host ports, the worker scale.
+interpolates: image references, the project name, host ports, the worker scale, postgres's
+max_connections.
 """
 
 import json
@@ -56,6 +57,7 @@ def project_env(config: StackConfig, plan: ImagePlan) -> dict[str, str]:
         "STACKYARD_TAG": plan.tag,
         "STACKYARD_GATEWAY_PORT": str(config.gateway.port),
         "STACKYARD_WORKER_REPLICAS": str(config.worker.replicas),
+        "STACKYARD_POSTGRES_MAX_CONNECTIONS": str(config.postgres.max_connections),
         **monitoring.compose_env(config, plan.base),
     }
 

@@ -69,3 +69,40 @@ def test_no_measurement_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(StackyardError) as error:
         capacity.load_measurement(tmp_path / "missing.json")
     assert "inv loadtest.scaling" in str(error.value)
+
+
+# With memory measured too: gateway and memory are the planned Postgres clients.
+BUSY = {**SCALING, "series": [{"service": "worker", "levels": [
+    {**level, "cpu_cores": {**level["cpu_cores"], "memory": level["cpu_cores"]["gateway"]}}
+    for level in SCALING["series"][0]["levels"]]}]}
+
+
+def test_proposed_bounds_fit_the_connection_budget_and_say_so() -> None:
+    measured = capacity.measurement_from(BUSY, "scaling.json")
+    production = stage("production")
+    plan = capacity.plan(measured, 100.0, production, "production")
+    by = {c.component: c for c in plan.components}
+    # Uncapped, gateway and memory would each get ceil(17 × 1.5) = 26: 10 × 26 × 2 + 10 × 2 = 540 > 240.
+    assert by["gateway"].replicas_needed == by["memory"].replicas_needed == 17
+    pools = 10 * by["gateway"].max_replicas + 10 * by["memory"].max_replicas + 10 * 2  # orchestrator at 2
+    assert pools <= production.postgres.max_connections - production.postgres.reserve == 240
+    assert (by["gateway"].max_replicas, by["memory"].max_replicas) == (11, 11)
+    assert by["worker"].max_replicas == 20 and by["model"].max_replicas == 23  # no Postgres: untouched
+    assert plan.assumptions[3:] == [
+        "Postgres connections (pool × max replicas): gateway 10 × 11 + orchestrator 10 × 2 + memory 10 × 11 = 240 "
+        "≤ the budget of 240 (postgres.max_connections 250 − postgres.reserve 10) (orchestrator not planned here: "
+        "counted at production_min_replicas)",
+        "max replicas capped to fit the connection budget: gateway 26 → 11, memory 26 → 11",
+        "the connection budget cannot hold the load: gateway (max 11, needs 17), memory (max 11, needs 17) — "
+        "raise postgres.max_connections in envs/ or lower the pool (STACKYARD_DATABASE_POOL_SIZE)"]
+
+
+def test_a_plan_within_the_budget_is_left_alone() -> None:
+    measured = capacity.measurement_from(BUSY, "scaling.json")
+    plan = capacity.plan(measured, 10.0, stage("staging"), "staging")
+    by = {c.component: c for c in plan.components}
+    assert by["gateway"].max_replicas == by["memory"].max_replicas == 2
+    assert plan.assumptions[3:] == [
+        "Postgres connections (pool × max replicas): gateway 10 × 2 + orchestrator 10 × 1 + memory 10 × 2 = 50 "
+        "≤ the budget of 240 (postgres.max_connections 250 − postgres.reserve 10) (orchestrator not planned here: "
+        "counted at 1)"]

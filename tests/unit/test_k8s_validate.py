@@ -36,7 +36,7 @@ def test_every_overlay_and_combination_passes_all_checks(report: k8s.Report) -> 
     labels = {r.label for r in report.renderings}
     assert {"overlay kind", "overlay staging", "overlay production", "addons", "base",
             *(f"base+{c}" for c in k8s.COMPONENT_DIRS)} <= labels
-    assert set(report.seconds) == {"render", "schemas", "semantic", "parity", "checkov"}
+    assert set(report.seconds) == {"render", "schemas", "semantic", "parity", "budget", "checkov"}
 
 
 def test_rendered_kind_overlay_carries_config_images_and_autoscalers(report: k8s.Report) -> None:

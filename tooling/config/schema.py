@@ -7,7 +7,7 @@ default. What each service reads of this is tooling/config/mapping.py.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 STAGES = ("dev", "ci", "kind", "staging", "production")
 DEV_STAGES = ("dev", "ci")
@@ -87,8 +87,22 @@ class MonitoringConfig(Strict):
 
 
 class PostgresConfig(Strict):
+    """The one Postgres and its connection budget (tooling/k8s/connection_budget.py): every pool ×
+    its maximum replicas, summed, fits in max_connections − reserve."""
     user: str
     database: str
+    # Rendered as `postgres -c max_connections=N` on every target (PostgreSQL's default is 100).
+    max_connections: int = Field(ge=10, le=10_000)
+    # Kept out of the pools: at least superuser_reserved_connections (3 by default, taken out of
+    # max_connections), plus headroom for psql and migrations.
+    reserve: int = Field(ge=3)
+
+    @model_validator(mode="after")
+    def reserve_below_max(self) -> "PostgresConfig":
+        if self.reserve >= self.max_connections:
+            raise ValueError(f"postgres.reserve ({self.reserve}) must be below postgres.max_connections "
+                             f"({self.max_connections}): nothing would be left for the services' pools")
+        return self
 
 
 class LoadProfile(Strict):

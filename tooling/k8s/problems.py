@@ -16,7 +16,7 @@ class Problem:
     source: str  # where: "overlay kind", "addons", "base+monitoring"
     subject: str  # "Deployment/gateway" (namespace left out: one namespace per render)
     message: str
-    check: str  # schema | semantic | parity | checkov
+    check: str  # schema | semantic | parity | budget | checkov
 
     def __str__(self) -> str:
         subject = f"{self.subject}: " if self.subject else ""

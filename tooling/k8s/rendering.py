@@ -1,9 +1,10 @@
 """Render the overlays (and add-ons, and base with each component) with kustomize, from config.
 
 Each overlay in deploy/orchestration/overlays/ is wrapped, in a temporary directory, by a
-kustomization that adds what comes from envs/<stage>.yaml (merged into the base's ConfigMaps)
-and the image references of the ImagePlan (kustomize `images:`). Tracked files are never edited;
-the same config object renders the compose environment (tooling/compose.py).
+kustomization that adds what comes from envs/<stage>.yaml (merged into the base's ConfigMaps,
+and postgres's `-c max_connections=N` args) and the image references of the ImagePlan
+(kustomize `images:`). Tracked files are never edited; the same config object renders the
+compose environment (tooling/compose.py).
 """
 
 import copy
@@ -37,9 +38,24 @@ class Rendering:
     allowed_images: frozenset[str]
 
 
+def postgres_args(config: StackConfig) -> list[str]:
+    """The postgres container's arguments from config. Both images take them: the upstream
+    entrypoint runs `postgres "$@"` when the first argument starts with "-" (docker-library/postgres
+    15/bookworm/docker-entrypoint.sh), ours `postgres -D "$PGDATA" "$@"` (deploy/docker/
+    postgres-entrypoint.sh); a command-line -c overrides postgresql.conf."""
+    return ["-c", f"max_connections={config.postgres.max_connections}"]
+
+
+def _postgres_patch(args: list[str]) -> dict[str, Any]:
+    """A strategic-merge patch (containers merge by name) setting the postgres container's args."""
+    patch = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "postgres"},
+             "spec": {"template": {"spec": {"containers": [{"name": "postgres", "args": args}]}}}}
+    return {"target": {"kind": "StatefulSet", "name": "postgres"}, "patch": yaml.safe_dump(patch, sort_keys=False)}
+
+
 def _wrapper(target: Path, where: Path, *, components: Iterable[Path] = (),
              images: list[dict[str, str]] | None = None, maps: Mapping[str, Mapping[str, str]] | None = None,
-             namespace: str | None = None) -> dict[str, Any]:
+             namespace: str | None = None, postgres: list[str] | None = None) -> dict[str, Any]:
     # kustomize refuses absolute resource paths: point at the target relative to the wrapper.
     kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -58,6 +74,8 @@ def _wrapper(target: Path, where: Path, *, components: Iterable[Path] = (),
              "literals": [f"{key}={value}" for key, value in sorted(values.items())]}
             for component, values in maps.items()
         ]
+    if postgres:
+        kustomization["patches"] = [_postgres_patch(postgres)]
     return kustomization
 
 
@@ -78,7 +96,8 @@ def kustomize(target: Path, **wrapper: Any) -> str:
 def render(orchestration: Path, overlay: str, config: StackConfig, plan: ImagePlan) -> Rendering:
     if overlay not in OVERLAYS:
         raise K8sError(f"no overlay {overlay!r}", f"use one of: {', '.join(OVERLAYS)}")
-    text = kustomize(orchestration / "overlays" / overlay, images=image_entries(plan), maps=config_maps(config))
+    text = kustomize(orchestration / "overlays" / overlay, images=image_entries(plan), maps=config_maps(config),
+                     postgres=postgres_args(config))
     return Rendering(f"overlay {overlay}", text, parse(text, f"overlay {overlay}"), plan_images(plan))
 
 
@@ -95,7 +114,7 @@ def render_combinations(orchestration: Path, config: StackConfig, plan: ImagePla
         components = [orchestration / "components" / component] if component else []
         # A namespace, as every overlay sets one (checkov rightly flags the default namespace).
         text = kustomize(orchestration / "base", components=components, images=image_entries(plan),
-                         maps=config_maps(config), namespace="stackyard-check")
+                         maps=config_maps(config), namespace="stackyard-check", postgres=postgres_args(config))
         renderings.append(Rendering(label, text, parse(text, label), plan_images(plan)))
     return renderings
 

@@ -1,6 +1,6 @@
 """Everything at once: render every overlay, the add-ons and base with each component, run all
-checks over them (schemas, semantic, parity with the config — also for compose — and checkov),
-and summarise the report."""
+checks over them (schemas, semantic, parity with the config — also for compose —, the Postgres
+connection budget of each overlay, and checkov), and summarise the report."""
 
 import time
 from collections.abc import Iterable, Mapping
@@ -13,6 +13,7 @@ from tooling.config import Secrets, StackConfig
 from tooling.images import ImagePlan
 from tooling.k8s.checkov import checkov_problems
 from tooling.k8s.checks import adapter_metrics, semantic_problems
+from tooling.k8s.connection_budget import budget_problems
 from tooling.k8s.parity import parity_problems
 from tooling.k8s.problems import Problem
 from tooling.k8s.rendering import OVERLAYS, Rendering, render, render_addons, render_combinations
@@ -82,6 +83,11 @@ def validate(orchestration: Path, configs: Mapping[str, StackConfig], plans: Map
                                 for service, message in compose_env.parity_problems(text, cfg, PARITY_SECRETS)]
     report.seconds["parity"] = time.monotonic() - mark
 
+    mark = time.monotonic()
+    for overlay, rendering in zip(overlays, renderings[:len(overlays)], strict=True):
+        report.problems += budget_problems(rendering, configs[overlay])
+    report.seconds["budget"] = time.monotonic() - mark
+
     if checkov:
         mark = time.monotonic()
         report.problems += checkov_problems(renderings, orchestration / "checkov.yaml")
@@ -93,7 +99,7 @@ def summary(report: Report) -> str:
     lines = [f"  {r.label:<32} {len(r.objects):3d} objects" for r in report.renderings]
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
     head = (f"validated against Kubernetes {K8S_VERSION} (strict schemas, semantic checks, config parity, "
-            f"checkov): {timing}")
+            f"connection budget, checkov): {timing}")
     if report.ok:
         return "\n".join([head, *lines, f"✓ no problems in {len(report.renderings)} renderings"])
     return "\n".join([head, *lines, f"✗ {len(report.problems)} problem(s):", *(f"  {p}" for p in report.problems)])

@@ -12,7 +12,11 @@ component from `docker stats`). Rules, in the open so a reviewer can argue with 
     entries, WORKER_METRIC): the target is IN_FLIGHT_SHARE of the worker's concurrency, so a worker
     is added before one is full (tooling/loadtest/hpa_model.py, docs/kubernetes.md);
   - production: min = max(production_min_replicas, half of what the target needs), max = needed ×
-    headroom; staging is sized for staging_share of the target load, min 1.
+    headroom; staging is sized for staging_share of the target load, min 1;
+  - the Postgres connection budget (tooling/k8s/connection_budget.py): the proposed max of each
+    Postgres client (gateway, memory) is lowered, the largest pool × max first and never below its
+    min, until every pool × max — the orchestrator, not planned here, at production_min_replicas
+    on production and 1 elsewhere — fits in postgres.max_connections − postgres.reserve.
 Output is printed, and written as kustomize patches only where the user names a directory —
 never into the tracked overlays.
 """
@@ -25,8 +29,9 @@ from typing import Any
 
 import yaml
 
-from tooling.config import StackConfig
+from tooling.config import StackConfig, mapping
 from tooling.errors import StackyardError
+from tooling.k8s import connection_budget
 
 MIN_EFFICIENCY = 0.8
 MIN_REQUEST_CORES = 0.1
@@ -139,8 +144,46 @@ def plan(measured: Measurement, target_rps: float, config: StackConfig, stage: s
         "needs proportionally more workers",
         f"{stage} is sized for {load:g} tasks/s" + (f" ({planning.staging_share:.0%} of the target)"
                                                      if stage == "staging" else ""),
+        *fit_connection_budget(result, config, stage),
     ]
     return result
+
+
+def fit_connection_budget(result: StagePlan, config: StackConfig, stage: str) -> list[str]:
+    """Lower the planned Postgres clients' max replicas until pool × max, summed, fits the budget;
+    return what was assumed and done, for the plan's assumptions."""
+    clients = connection_budget.postgres_components()
+    pools = {c: connection_budget.pool_of(c, mapping.service_env(config, c)) for c in clients}
+    planned = {c.component: c for c in result.components if c.component in clients}
+    fixed = {c: config.loadtest.capacity.production_min_replicas if stage == "production" else 1
+             for c in clients if c not in planned}
+    proposed = {name: c.max_replicas for name, c in planned.items()}
+
+    def uses() -> list[connection_budget.PoolUse]:
+        return [connection_budget.PoolUse(c, pools[c], planned[c].max_replicas if c in planned else fixed[c])
+                for c in clients]
+
+    while sum(u.connections for u in uses()) > connection_budget.budget(config):
+        shrinkable = [c for c in planned.values() if c.max_replicas > c.min_replicas]
+        if not shrinkable:
+            break
+        max(shrinkable, key=lambda c: (pools[c.component] * c.max_replicas, c.component)).max_replicas -= 1
+    rule = "production_min_replicas" if stage == "production" else "1"
+    counted = f" ({', '.join(fixed)} not planned here: counted at {rule})" if fixed else ""
+    total = sum(u.connections for u in uses())
+    within = "≤" if total <= connection_budget.budget(config) else ">"
+    notes = [f"Postgres connections (pool × max replicas): {connection_budget.describe(uses())} {within} "
+             f"the budget of {connection_budget.budget_text(config)}{counted}"]
+    capped = [f"{name} {proposed[name]} → {c.max_replicas}" for name, c in planned.items()
+              if c.max_replicas < proposed[name]]
+    if capped:
+        notes.append(f"max replicas capped to fit the connection budget: {', '.join(capped)}")
+    short = [f"{c.component} (max {c.max_replicas}, needs {c.replicas_needed})" for c in planned.values()
+             if c.max_replicas < c.replicas_needed]
+    if within == ">" or short:
+        notes.append(f"the connection budget cannot hold the load{': ' + ', '.join(short) if short else ''} — "
+                     "raise postgres.max_connections in envs/ or lower the pool (STACKYARD_DATABASE_POOL_SIZE)")
+    return notes
 
 
 def table(plans: list[StagePlan], measured: Measurement) -> str:
