@@ -349,3 +349,15 @@ def test_kind_missing_or_off_pin_warns_and_the_node_image_is_only_looked_for(fak
     node = checks_kubernetes.node_image()
     assert node.status == WARN and "will be pulled by `inv cluster` (needs Docker Hub)" in node.detail
     assert not runner.ran("pull")
+
+
+def test_a_taken_port_does_not_block_when_docker_cannot_say_who_holds_it() -> None:
+    """Under load `docker ps` can outlast its timeout; the port may be this stack's own (`inv up`
+    again), so it is reported, not refused (compose fails clearly if it really is someone else's)."""
+    from tooling.doctor import checks_host
+
+    wanted = checks_host.WantedPort("gateway", "0.0.0.0", 18099, "gateway.port", "--port N")
+    unknown = checks_host.port(wanted, None, "stackyard", "ci", probe=lambda ip, port: "taken")
+    assert not unknown.blocks and "did not say by whom" in unknown.detail
+    known = checks_host.port(wanted, {}, "stackyard", "ci", probe=lambda ip, port: "taken")
+    assert known.blocks

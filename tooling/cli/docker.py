@@ -104,7 +104,7 @@ def buildx_version(*, timeout: float = PREFLIGHT_TIMEOUT) -> str:
         return ""
 
 
-def running_containers(*, timeout: float = PREFLIGHT_TIMEOUT) -> list[dict[str, Any]]:
+def running_containers(*, timeout: float = 10.0) -> list[dict[str, Any]]:
     """`docker ps --format '{{json .}}'`: one object per running container (Names, Ports as docker
     prints them — "0.0.0.0:8080->8080/tcp, :::8080->8080/tcp" —, Labels as "k=v,k=v")."""
     text = seam.run(["docker", "ps", "--no-trunc", "--format", "{{json .}}"], timeout=timeout)

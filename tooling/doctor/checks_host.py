@@ -163,10 +163,12 @@ def bind_probe(host_ip: str, port: int) -> str:
     return "free"
 
 
-def port(wanted: WantedPort, published: Mapping[int, list[Publisher]], project: str, stage: str,
+def port(wanted: WantedPort, published: Mapping[int, list[Publisher]] | None, project: str, stage: str,
          probe: Callable[[str, int], str] = bind_probe) -> Check:
+    """`published=None`: `docker ps` did not answer, so a taken port may be this stack's own (an
+    `inv up` again): it is reported, never blocking — compose itself fails clearly if it is not."""
     name = f"port {wanted.port} ({wanted.name})"
-    owners = published.get(wanted.port, [])
+    owners = (published or {}).get(wanted.port, [])
     ours = [p for p in owners if p.project == project]
     others = [p for p in owners if p.project != project]
     move = wanted.how_to_move(stage)
@@ -178,6 +180,9 @@ def port(wanted: WantedPort, published: Mapping[int, list[Publisher]], project: 
     if ours:
         return ok(name, f"published by this stack's own {ours[0].container} (already up)")
     state = probe(wanted.host_ip, wanted.port)
+    if state == "taken" and published is None:
+        return warn(name, f"{wanted.host_ip}:{wanted.port} is in use, and Docker did not say by whom in time "
+                          "(perhaps this stack, already up)", f"if it is not this stack: {move}")
     if state == "taken":
         return _taken(wanted, name, f"{wanted.host_ip}:{wanted.port} is in use by another process (not a container)",
                       f"stop it (`ss -ltnp 'sport = :{wanted.port}'` shows which) or {move}")

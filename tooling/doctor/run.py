@@ -55,10 +55,11 @@ def _engine() -> tuple[list[Check], dict[str, Any] | None]:
 
 
 def _ports(config: StackConfig, wanted: Sequence[checks_host.WantedPort]) -> list[Check]:
+    published: dict[int, list[checks_host.Publisher]] | None
     try:
         published = checks_host.publishers(docker_cli.running_containers())
     except CommandError:
-        published = {}
+        published = None  # a busy engine: who holds a port is unknown, so a taken one cannot block
     return [checks_host.port(w, published, config.compose.project_name, config.stage) for w in wanted]
 
 
