@@ -107,7 +107,11 @@ def buildx_version(*, timeout: float = PREFLIGHT_TIMEOUT) -> str:
 def running_containers(*, timeout: float = 10.0) -> list[dict[str, Any]]:
     """`docker ps --format '{{json .}}'`: one object per running container (Names, Ports as docker
     prints them — "0.0.0.0:8080->8080/tcp, :::8080->8080/tcp" —, Labels as "k=v,k=v")."""
-    text = seam.run(["docker", "ps", "--no-trunc", "--format", "{{json .}}"], timeout=timeout)
+    # Named fields, not `{{json .}}`: that includes .Size, which makes the engine measure every
+    # container's filesystem (23 s here with a stack running; measured on Docker 20.10).
+    fields = ("ID", "Names", "Ports", "Labels")
+    template = "{" + ",".join(f'"{name}":{{{{json .{name}}}}}' for name in fields) + "}"
+    text = seam.run(["docker", "ps", "--no-trunc", "--format", template], timeout=timeout)
     rows = []
     for line in text.splitlines():
         try:
