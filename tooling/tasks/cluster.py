@@ -7,8 +7,6 @@ import time
 from invoke.context import Context
 from invoke.tasks import task
 
-from tooling import cluster as cluster_module
-from tooling import images
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets
 
 
@@ -17,7 +15,12 @@ from tooling.tasks.common import ROOT, friendly, load_config, load_secrets
             "json": "print a JSON summary on stdout (progress stays on stderr)"})
 @friendly
 def up(c: Context, rebuild: bool = False, no_wait_metrics: bool = False, json: bool = False) -> None:
-    """Create or reuse the kind cluster and run the stack on it with metrics-server, HPAs and Prometheus."""
+    """Create or reuse the kind cluster and run the stack on it with metrics-server, HPAs and Prometheus.
+
+    Example: `inv cluster`, `inv cluster.up --no-wait-metrics --json`."""
+    from tooling import cluster as cluster_module
+    from tooling import images
+
     started = time.monotonic()
     cfg = load_config("kind")
     timings = cluster_module.Timings()
@@ -52,7 +55,11 @@ def up(c: Context, rebuild: bool = False, no_wait_metrics: bool = False, json: b
 @task(help={"json": "print JSON on stdout"})
 @friendly
 def status(c: Context, json: bool = False) -> None:
-    """Show the kind cluster's workloads and autoscalers (replicas, bounds, current metrics)."""
+    """Show the kind cluster's workloads and autoscalers (replicas, bounds, current metrics).
+
+    Example: `inv cluster.status`, `inv cluster.status --json`."""
+    from tooling import cluster as cluster_module
+
     result = cluster_module.status(ROOT, cluster_module.tools_for_existing(ROOT))
     print(jsonlib.dumps(result.as_dict(), indent=2) if json else cluster_module.table(result))
 
@@ -60,7 +67,11 @@ def status(c: Context, json: bool = False) -> None:
 @task
 @friendly
 def down(c: Context) -> None:
-    """Delete the kind cluster (and everything on it)."""
+    """Delete the kind cluster (and everything on it).
+
+    Example: `inv cluster.down`."""
+    from tooling import cluster as cluster_module
+
     deleted = cluster_module.down(ROOT, cluster_module.tools_for_existing(ROOT))
     print(f"deleted kind cluster {cluster_module.CLUSTER_NAME!r}" if deleted
           else f"no kind cluster {cluster_module.CLUSTER_NAME!r}: nothing to delete", file=sys.stderr)

@@ -1,26 +1,35 @@
 """What every task shares: the repo root, config loading, and errors turned into clean exits."""
 
+from __future__ import annotations
+
 import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from invoke.exceptions import Exit
 
-from tooling import config as config_module
 from tooling import errors
 from tooling.errors import StackyardError
+
+if TYPE_CHECKING:
+    from tooling import config as config_module
 
 ROOT = Path(__file__).resolve().parents[2]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# tooling.config (pydantic) is imported by the tasks that load config, not by `inv --list`.
 def load_config(stage: str, overrides: dict[str, Any] | None = None) -> config_module.StackConfig:
+    from tooling import config as config_module
+
     return config_module.load(stage, config_module.envs_dir(ROOT), overrides=overrides)
 
 
 def load_secrets(cfg: config_module.StackConfig) -> config_module.Secrets:
+    from tooling import config as config_module
+
     return config_module.load_secrets(cfg, config_module.envs_dir(ROOT))
 
 

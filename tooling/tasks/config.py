@@ -1,23 +1,34 @@
 """The stack's config: every value with where it came from, and what differs between stages."""
 
-import json as jsonlib
+from __future__ import annotations
 
-import yaml
+import json as jsonlib
+from typing import TYPE_CHECKING
+
 from invoke.context import Context
 from invoke.tasks import task
 
-from tooling import config as config_module
 from tooling import progress
-from tooling.config import explain
+from tooling.errors import StackyardError
 from tooling.tasks.common import ROOT, friendly
+
+if TYPE_CHECKING:  # pydantic, imported when a task runs
+    from tooling import config as config_module
+    from tooling.config import explain
 
 
 def _load(stage: str, overrides: dict[str, object] | None = None) -> tuple[config_module.StackConfig,
                                                                           explain.Origins]:
+    from tooling import config as config_module
+
     return config_module.load_with_origins(stage, config_module.envs_dir(ROOT), overrides=overrides)
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
+    import yaml
+
+    from tooling import config as config_module
+
     found: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -39,10 +50,14 @@ def _text(value: object) -> str:
 @friendly
 def show(c: Context, stage: str = "dev", key: str = "", set: list[str] | None = None,  # noqa: A002
          json: bool = False) -> None:
-    """Every config key of a stage: its value, where it came from (file:line, variable, flag), who reads it."""
+    """Every config key of a stage: its value, where it came from (file:line, variable, flag), who reads it.
+
+    Example: `inv config.show --stage kind --key gateway`, `inv config.show --set worker.concurrency=8`."""
+    from tooling.config import explain
+
     rows = explain.show(*_load(stage, _overrides(set or [])), ROOT, prefix=key)
     if not rows:
-        raise config_module.ConfigError(f"no key {key!r} in the config", "see every key with `inv config.show`")
+        raise StackyardError(f"no key {key!r} in the config", "see every key with `inv config.show`")
     if json:
         print(jsonlib.dumps(explain.as_dicts(rows), indent=2))
         return
@@ -53,7 +68,11 @@ def show(c: Context, stage: str = "dev", key: str = "", set: list[str] | None = 
 @task(help={"json": "print the rows as JSON on stdout"})
 @friendly
 def diff(c: Context, a: str, b: str, json: bool = False) -> None:
-    """The keys whose values differ between two stages, and where each side's value comes from."""
+    """The keys whose values differ between two stages, and where each side's value comes from.
+
+    Example: `inv config.diff dev production`, `inv config.diff staging production --json`."""
+    from tooling.config import explain
+
     rows = explain.diff(_load(a), _load(b), ROOT)
     if json:
         print(jsonlib.dumps(explain.as_dicts(rows), indent=2))

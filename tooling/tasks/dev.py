@@ -26,7 +26,9 @@ TEST_EXTRA = "install the test extra: .venv/bin/pip install -e '.[test]' (./dev 
             "verbose": "pytest -v", "no_coverage": "skip coverage measurement and the floor (quicker local runs)"})
 @friendly
 def test(c: Context, layer: str = "all", k: str = "", verbose: bool = False, no_coverage: bool = False) -> None:
-    """Run the tests (unit, integration, end to end) with coverage; JUnit XML and coverage in reports/tests/."""
+    """Run the tests (unit, integration, end to end) with coverage; JUnit XML and coverage in reports/tests/.
+
+    Example: `inv test`, `inv test --layer unit --no-coverage -k doctor`."""
     if layer != "all" and layer not in LAYERS:
         raise Exit(f"✗ unknown layer {layer!r}: use one of {', '.join(LAYERS)} or all", code=2)
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -130,7 +132,9 @@ def summary_markdown(counts: dict[str, int], coverage: str) -> str:
 @task(help={"json": "print the results as JSON on stdout"})
 @friendly
 def lint(c: Context, json: bool = False) -> None:
-    """Lint: ruff, mypy --strict on tooling/, hadolint on every Dockerfile, the workflows' schema."""
+    """Lint: ruff, mypy --strict on tooling/, hadolint on every Dockerfile, the workflows' schema.
+
+    Example: `inv lint`, `inv lint --json`."""
     results = lint_cli.run_all(ROOT)
     if json:
         print(jsonlib.dumps({"ok": all(r.ok for r in results), "checks": [r.__dict__ for r in results]}, indent=2))

@@ -3,24 +3,24 @@
 Exit codes of `inv loadtest`: 0 every SLO held, 1 an SLO was breached, 2 the run could not be made.
 """
 
+from __future__ import annotations
+
 import json as jsonlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tooling import cluster as cluster_module
-from tooling import images
+from tooling import errors
 from tooling.errors import StackyardError
-from tooling.loadtest import capacity as capacity_module
-from tooling.loadtest import runner
-from tooling.loadtest import sampler as sampler_module
-from tooling.loadtest import scaling as scaling_module
-from tooling.loadtest import verdict as verdicts
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets
+
+if TYPE_CHECKING:  # imported when a task runs, not by `inv --list`
+    from tooling.loadtest import sampler as sampler_module
 
 
 def _float(text: str, flag: str) -> float:
@@ -39,10 +39,17 @@ def _float(text: str, flag: str) -> float:
     "stage": "config stage (default: dev for compose, kind for cluster)",
     "json": "print verdict.json on stdout (progress stays on stderr)",
 })
-@friendly(could_not_start=verdicts.EXIT_NO_RUN)
+@friendly(could_not_start=errors.EXIT_COULD_NOT_START)
 def run(c: Context, target: str = "compose", profile: str = "smoke", users: int = 0, spawn_rate: str = "",
         duration: str = "", report: str = "", stage: str = "", json: bool = False) -> None:
-    """Drive the stack with locust and judge it: verdict.json, report.html, CSVs; exit 0 pass, 1 breach, 2 no run."""
+    """Drive the stack with locust and judge it: verdict.json, report.html, CSVs; exit 0 pass, 1 breach, 2 no run.
+
+    Example: `inv loadtest`, `inv loadtest --profile step --duration 2m --json`."""
+    from tooling import cluster as cluster_module
+    from tooling.loadtest import runner
+    from tooling.loadtest import sampler as sampler_module
+    from tooling.loadtest import verdict as verdicts
+
     if target not in runner.TARGETS:
         raise StackyardError(f"unknown target {target!r}", "use --target compose or --target cluster")
     cfg = load_config(stage or ("kind" if target == "cluster" else "dev"))
@@ -89,10 +96,15 @@ def run(c: Context, target: str = "compose", profile: str = "smoke", users: int 
     "report": "directory for scaling.json and scaling.html (default .stackyard/loadtest/scaling-<time>)",
     "json": "print scaling.json on stdout",
 }, iterable=["scale"])
-@friendly(could_not_start=verdicts.EXIT_NO_RUN)
+@friendly(could_not_start=errors.EXIT_COULD_NOT_START)
 def scaling(c: Context, scale: list[str] | None = None, duration: int = 0, users: int = 0, stage: str = "dev",
             report: str = "", json: bool = False) -> None:
-    """Completed tasks/s of the compose stack at --scale worker=1,2,4 (I/O-bound agents) and the efficiency."""
+    """Completed tasks/s of the compose stack at --scale worker=1,2,4 (I/O-bound agents) and the efficiency.
+
+    Example: `inv loadtest.scaling`, `inv loadtest.scaling --scale worker=1,2 --duration 20`."""
+    from tooling import images
+    from tooling.loadtest import scaling as scaling_module
+
     cfg = load_config(stage)
     secrets = load_secrets(cfg)
     series = scaling_module.parse_series(scale or ["worker=1,2,4"])
@@ -115,7 +127,12 @@ def scaling(c: Context, scale: list[str] | None = None, duration: int = 0, users
 })
 @friendly
 def capacity(c: Context, target_rps: str = "", scaling: str = "", write_patch: str = "", json: bool = False) -> None:
-    """Turn measured per-replica capacity into requests, HPA targets and min/max for staging and production."""
+    """Turn measured per-replica capacity into requests, HPA targets and min/max for staging and production.
+
+    Example: `inv capacity --target-rps 50`, `inv capacity --target-rps 50 --write-patch build/`."""
+    from tooling.loadtest import capacity as capacity_module
+    from tooling.loadtest import scaling as scaling_module
+
     rps = _float(target_rps, "--target-rps")
     if rps <= 0:
         raise StackyardError("--target-rps is required and must be > 0", "e.g. inv capacity --target-rps 50")

@@ -8,15 +8,18 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tooling import monitoring
-from tooling.config import STAGES
 from tooling.tasks.common import ROOT, friendly, load_config
 
 
 @task(default=True, help={"json": "print the results as JSON on stdout"})
 @friendly
 def check(c: Context, json: bool = False) -> None:
-    """promtool check config/rules and test rules, amtool check-config, PromQL metric names."""
+    """promtool check config/rules and test rules, amtool check-config, PromQL metric names.
+
+    Example: `inv monitoring`, `inv monitoring.check --json`."""
+    from tooling import monitoring
+    from tooling.config import STAGES
+
     configs = {stage: load_config(stage) for stage in STAGES}
     prometheus_image, alertmanager_image = monitoring.ensure_check_images(configs["dev"], ROOT)
     results = monitoring.run_checks(ROOT, configs, prometheus_image, alertmanager_image)
@@ -33,7 +36,11 @@ def check(c: Context, json: bool = False) -> None:
 @task(help={"check": "only report whether the committed file is up to date (exit 1 if not)"})
 @friendly
 def generate(c: Context, check: bool = False) -> None:
-    """Regenerate deploy/monitoring/rules/slo.rules.yml from the SLOs in tooling/monitoring/slo.py."""
+    """Regenerate deploy/monitoring/rules/slo.rules.yml from the SLOs in tooling/monitoring/slo.py.
+
+    Example: `inv monitoring.generate`, `inv monitoring.generate --check` (CI)."""
+    from tooling import monitoring
+
     path = Path(ROOT / monitoring.SLO_RULES_FILE)
     wanted = monitoring.slo_rules_text()
     if path.exists() and path.read_text() == wanted:

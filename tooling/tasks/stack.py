@@ -1,4 +1,8 @@
-"""The stack under docker compose: up, down, status, logs."""
+"""The stack under docker compose: up, down, status, logs.
+
+Each task imports its logic when it runs, so `inv --list` and `--help` stay quick
+(tests/unit/test_task_imports.py).
+"""
 
 import json
 import sys
@@ -7,10 +11,6 @@ import time
 from invoke.context import Context
 from invoke.tasks import task
 
-from tooling import compose, images
-from tooling import monitoring as monitoring_module
-from tooling.cli import docker as docker_cli
-from tooling.doctor import run as doctor_run
 from tooling.errors import StackyardError
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets, parse_scale
 
@@ -33,7 +33,14 @@ def _overrides(port: int | None) -> dict[str, object]:
 @friendly
 def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = None,
        rebuild: bool = False, json: bool = False, monitoring: bool = False) -> None:
-    """Start the whole stack under docker compose, healthy, and print its URLs."""
+    """Start the whole stack under docker compose, healthy, and print its URLs.
+
+    Example: `inv up`, `inv up --port 8081 --scale worker=3 --monitoring`, `inv up --json`."""
+    from tooling import compose, images
+    from tooling import monitoring as monitoring_module
+    from tooling.cli import docker as docker_cli
+    from tooling.doctor import run as doctor_run
+
     started = time.monotonic()
     cfg = load_config(stage, _overrides(port))
     secrets = load_secrets(cfg)
@@ -80,7 +87,12 @@ def _json(data: object) -> str:
 @task(help={"stage": "config stage", "volumes": "also delete the data volumes (Postgres, Redis)"})
 @friendly
 def down(c: Context, stage: str = "dev", volumes: bool = False) -> None:
-    """Stop the stack and remove its containers and network (--volumes: its data too)."""
+    """Stop the stack and remove its containers and network (--volumes: its data too).
+
+    Example: `inv down`, `inv down --volumes` (also deletes Postgres' and Redis' data)."""
+    from tooling import compose
+    from tooling.cli import docker as docker_cli
+
     cfg = load_config(stage)
     docker_cli.check_engine_and_compose()
     compose.down(ROOT, cfg, volumes)
@@ -89,7 +101,12 @@ def down(c: Context, stage: str = "dev", volumes: bool = False) -> None:
 @task(help={"stage": "config stage", "json": "print JSON on stdout"})
 @friendly
 def status(c: Context, stage: str = "dev", json: bool = False) -> None:
-    """Show each service: state, health and published ports."""
+    """Show each service: state, health and published ports.
+
+    Example: `inv status`, `inv status --json`."""
+    from tooling import compose
+    from tooling.cli import docker as docker_cli
+
     cfg = load_config(stage)
     docker_cli.check_engine_and_compose()
     rows = compose.status(ROOT, cfg)
@@ -102,7 +119,12 @@ def status(c: Context, stage: str = "dev", json: bool = False) -> None:
             "tail": "only the last N lines per container", "stage": "config stage"})
 @friendly
 def logs(c: Context, service: str = "", follow: bool = False, tail: str = "", stage: str = "dev") -> None:
-    """Print the stack's logs, or one service's (--follow to stream)."""
+    """Print the stack's logs, or one service's (--follow to stream).
+
+    Example: `inv logs -s worker --follow`, `inv logs --tail 50`."""
+    from tooling import compose
+    from tooling.cli import docker as docker_cli
+
     cfg = load_config(stage)
     docker_cli.check_engine_and_compose()
     if service and service not in compose.SERVICES:
