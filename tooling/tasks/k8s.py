@@ -11,7 +11,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tooling.tasks.common import ROOT, friendly, load_config
+from tooling.tasks.common import ROOT, friendly, load_config, require_extra
 
 if TYPE_CHECKING:  # imported when a task runs, not by `inv --list`
     from tooling import images as images_module
@@ -36,6 +36,7 @@ def render(c: Context, env: str = "kind", out: str = "", source: str = "", tag: 
     """Render an overlay with kustomize, config values and image tags filled in from envs/.
 
     Example: `inv k8s.render --env staging`, `inv k8s.render --env kind --out build/`."""
+    require_extra("k8s", "k8s.render")
     from tooling import k8s as k8s_module
 
     cfg = load_config(env)
@@ -59,6 +60,7 @@ def validate(c: Context, json: bool = False, no_checkov: bool = False, tag: str 
     Parity: every setting in tooling/config/mapping.py reaches each service that reads it, with
     the config's value, on every target — kind, staging, production and compose (dev, ci).
     Example: `inv k8s.validate`, `inv k8s.validate --no-checkov --json`."""
+    require_extra("k8s", "k8s.validate")
     from tooling import k8s as k8s_module
     from tooling.compose_env import COMPOSE_FILE
     from tooling.config import DEV_STAGES

@@ -17,7 +17,7 @@ from invoke.tasks import task
 
 from tooling import errors
 from tooling.errors import StackyardError
-from tooling.tasks.common import ROOT, friendly, load_config, load_secrets
+from tooling.tasks.common import ROOT, friendly, load_config, load_secrets, require_extra
 
 if TYPE_CHECKING:  # imported when a task runs, not by `inv --list`
     from tooling.loadtest import sampler as sampler_module
@@ -45,6 +45,7 @@ def run(c: Context, target: str = "compose", profile: str = "smoke", users: int 
     """Drive the stack with locust and judge it: verdict.json, report.html, CSVs; exit 0 pass, 1 breach, 2 no run.
 
     Example: `inv loadtest`, `inv loadtest --profile step --duration 2m --json`."""
+    require_extra("load", "loadtest")
     from tooling import cluster as cluster_module
     from tooling.loadtest import runner
     from tooling.loadtest import sampler as sampler_module
@@ -102,6 +103,7 @@ def scaling(c: Context, scale: list[str] | None = None, duration: int = 0, users
     """Completed tasks/s of the compose stack at --scale worker=1,2,4 (I/O-bound agents) and the efficiency.
 
     Example: `inv loadtest.scaling`, `inv loadtest.scaling --scale worker=1,2 --duration 20`."""
+    require_extra("load", "loadtest.scaling")
     from tooling import images
     from tooling.loadtest import scaling as scaling_module
 

@@ -4,15 +4,22 @@ Each task imports its logic when it runs, so `inv --list` and `--help` stay quic
 (tests/unit/test_task_imports.py).
 """
 
+from __future__ import annotations
+
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 
 from tooling.errors import StackyardError
 from tooling.tasks.common import ROOT, friendly, load_config, load_secrets, parse_scale
+
+if TYPE_CHECKING:
+    from tooling.compose import ServiceState
+    from tooling.config import StackConfig
 
 
 def _overrides(port: int | None) -> dict[str, object]:
@@ -27,22 +34,29 @@ def _overrides(port: int | None) -> dict[str, object]:
         "rebuild": "rebuild the service images even if present",
         "json": "print a JSON summary on stdout (progress stays on stderr)",
         "monitoring": "also start Prometheus, Alertmanager, the alert receiver (and Grafana if its image is here)",
+        "watch": "then stay in the foreground: a saved file reaches the services that use it (dev, ci stages)",
     },
     iterable=["scale"],
 )
 @friendly
 def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = None,
-       rebuild: bool = False, json: bool = False, monitoring: bool = False) -> None:
+       rebuild: bool = False, json: bool = False, monitoring: bool = False, watch: bool = False) -> None:
     """Start the whole stack under docker compose, healthy, and print its URLs.
 
-    Example: `inv up`, `inv up --port 8081 --scale worker=3 --monitoring`, `inv up --json`."""
+    --watch runs the services from this checkout's source and reloads what each save affects
+    (docs/development.md); Ctrl-C stops watching and leaves the stack running.
+    Example: `inv up`, `inv up --watch`, `inv up --port 8081 --scale worker=3 --monitoring`, `inv up --json`."""
     from tooling import compose, images
     from tooling import monitoring as monitoring_module
     from tooling.cli import docker as docker_cli
+    from tooling.config import DEV_STAGES
     from tooling.doctor import run as doctor_run
 
     started = time.monotonic()
     cfg = load_config(stage, _overrides(port))
+    if watch and cfg.stage not in DEV_STAGES:
+        raise StackyardError(f"--watch runs the services from the source in this checkout: dev and ci only, "
+                             f"not {cfg.stage}", "kind, staging and production run the images (`inv cluster`)")
     secrets = load_secrets(cfg)
     # Before anything slow: the engine, compose v2 and the host ports to publish (tooling/doctor/run.py).
     doctor_run.up_preflight(cfg)
@@ -54,18 +68,31 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
         print(f"  {grafana_note}", file=sys.stderr)
     wanted = images.CORE_INFRA + (monitoring_module.INFRA if monitoring else ())
     plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted)
-    states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), profiles=profiles)
+    states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), profiles=profiles,
+                        live_source=watch)
     url = f"http://localhost:{cfg.gateway.port}"
     monitoring_urls = monitoring_module.urls(cfg, "grafana" in profiles) if monitoring else {}
     if json:
         print(_json({"stage": stage, "tag": plan.tag, "gateway_url": url,
                      "seconds": round(time.monotonic() - started, 1), "monitoring": monitoring_urls,
-                     "services": [s.__dict__ for s in states]}))
-        return
+                     "services": [s.__dict__ for s in states]}), flush=True)
+    else:
+        _print_up(cfg, plan.tag, states, url, monitoring_urls, time.monotonic() - started)
+    if watch:
+        from tooling.watch import loop
+
+        loop.run(loop.Session(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), infra=wanted,
+                              profiles=profiles, overrides=_overrides(port)), as_json=json)
+
+
+def _print_up(cfg: StackConfig, tag: str, states: list[ServiceState], url: str, monitoring_urls: dict[str, str],
+              seconds: float) -> None:
+    from tooling import compose
+
     auth = "" if not cfg.gateway.require_api_key else " -H 'Authorization: Bearer <key>'"
     print(compose.table(states), file=sys.stderr)
     print(f"""
-✓ stackyard is up ({stage}, images :{plan.tag}) in {time.monotonic() - started:.1f}s
+✓ stackyard is up ({cfg.stage}, images :{tag}) in {seconds:.1f}s
   gateway   {url}
   API docs  {url}/docs
   metrics   {url}/metrics
@@ -98,35 +125,63 @@ def down(c: Context, stage: str = "dev", volumes: bool = False) -> None:
     compose.down(ROOT, cfg, volumes)
 
 
-@task(help={"stage": "config stage", "json": "print JSON on stdout"})
+@task(help={"stage": "config stage", "json": "print JSON on stdout (with --watch: one line per refresh)",
+            "watch": "redraw every --interval seconds until Ctrl-C", "interval": "seconds between redraws (default 2)"})
 @friendly
-def status(c: Context, stage: str = "dev", json: bool = False) -> None:
-    """Show each service: state, health and published ports.
+def status(c: Context, stage: str = "dev", json: bool = False, watch: bool = False, interval: float = 2.0) -> None:
+    """Show each service: state, health, replicas, image tag, uptime, restarts, URLs, last error line.
 
-    Example: `inv status`, `inv status --json`."""
-    from tooling import compose
+    Exits 1 when the stack is not running. --watch redraws in place on a terminal (a new table
+    each time when piped); Ctrl-C ends it.
+    Example: `inv status`, `inv status --json`, `inv status --watch --interval 5`."""
+    import shutil
+
+    from tooling import stack_status
     from tooling.cli import docker as docker_cli
 
+    if interval <= 0:
+        raise StackyardError(f"--interval {interval:g} is not a positive number of seconds", "e.g. --interval 2")
     cfg = load_config(stage)
     docker_cli.check_engine_and_compose()
-    rows = compose.status(ROOT, cfg)
-    print(compose.as_json(rows) if json else compose.table(rows))
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else None
+    rows = stack_status.collect(ROOT, cfg)
+    if not stack_status.is_running(rows):
+        raise stack_status.not_running(cfg)
+    if not watch:
+        print(stack_status.as_json(rows) if json else stack_status.table(rows, width=width))
+        return
+    try:
+        stack_status.watch(ROOT, cfg, interval=interval, json_lines=json, tty=tty, width=width, first=rows)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # past the terminal's ^C; then a quiet exit 0
 
 
 # `--service/-s`, not a positional argument: invoke's positional arguments are always required,
 # and `inv logs` alone (every service) must work.
-@task(help={"service": "one service (default: all)", "follow": "keep streaming new lines",
-            "tail": "only the last N lines per container", "stage": "config stage"})
+@task(help={"service": "a service; repeat for several: -s gateway -s worker (default: all)",
+            "follow": "keep streaming new lines", "tail": "only the last N lines per container",
+            "stage": "config stage", "no_color": "never colour the service names (NO_COLOR=1 does the same)",
+            "raw": "JSON lines as the services wrote them (the default when piped)",
+            "compact": "JSON lines as time, level, message, fields (the default on a terminal)"},
+      iterable=["service"])
 @friendly
-def logs(c: Context, service: str = "", follow: bool = False, tail: str = "", stage: str = "dev") -> None:
-    """Print the stack's logs, or one service's (--follow to stream).
+def logs(c: Context, service: list[str] | None = None, follow: bool = False, tail: str = "", stage: str = "dev",
+         no_color: bool = False, raw: bool = False, compact: bool = False) -> None:
+    """Print the stack's logs, or some services' (--follow to stream), each line led by its service.
 
-    Example: `inv logs -s worker --follow`, `inv logs --tail 50`."""
-    from tooling import compose
+    Example: `inv logs -s worker --follow`, `inv logs -s gateway -s worker --tail 20`, `inv logs --no-color`."""
+    import os
+
+    from tooling import compose, log_view
     from tooling.cli import docker as docker_cli
 
     cfg = load_config(stage)
     docker_cli.check_engine_and_compose()
-    if service and service not in compose.SERVICES:
-        raise StackyardError(f"no service named {service!r}", f"choose one of: {', '.join(compose.SERVICES)}")
-    compose.logs(ROOT, cfg, service or None, follow, tail or None)
+    tty = sys.stdout.isatty()
+    colour = log_view.use_colour(isatty=tty, no_color_env=os.environ.get("NO_COLOR"), no_color_flag=no_color)
+    try:
+        compose.logs(ROOT, cfg, service or [], follow, tail or None, colour=colour,
+                     raw=raw or not (tty or compact))
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # --follow ends with Ctrl-C: a quiet exit 0
