@@ -27,6 +27,36 @@ from tooling.errors import CommandError, StackyardError
 COMPONENTS = ("gateway", "orchestrator", "worker", "memory", "model")
 BUILD_INPUTS = ["services/stackyard", "services/pyproject.toml", "deploy/docker"]
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# What no runtime of the images reads, removed from the debootstrap root before `docker import`
+# (globs relative to the root; a directory holding a ROOTFS_KEEP path is emptied around it).
+# The stdlib's ensurepip and /usr/share/python-wheels stay: the service build runs `python3 -m venv`.
+ROOTFS_STRIP = (
+    "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*", "usr/share/lintian/*", "usr/share/locale/*",
+    "var/cache/apt/archives/*.deb", "var/cache/apt/archives/partial/*", "var/cache/apt/*.bin",
+    "var/lib/apt/lists/*", "var/cache/debconf/*-old", "var/lib/dpkg/*-old", "var/log/*.log", "var/log/apt/*",
+    "usr/lib/python3*/test", "usr/lib/python3*/idlelib", "usr/lib/python3*/tkinter", "usr/lib/python3*/turtledemo",
+    "usr/lib/python3*/lib2to3/tests", "usr/lib/python3*/distutils/tests", "usr/lib/python3*/unittest/test",
+    "usr/lib/python3*/__pycache__/turtle.*", "usr/lib/python3*/turtle.py",
+)
+# Kept: copyright notices (licences), the locale alias table. C.UTF-8 lives in /usr/lib/locale, not stripped.
+ROOTFS_KEEP = ("usr/share/doc/*/copyright", "usr/share/locale/locale.alias")
+# Written into the root so the packages the infrastructure Dockerfiles install skip the same paths
+# (dpkg path-exclude) and apt keeps neither downloaded .debs nor its binary caches in a layer.
+ROOTFS_CONFIG = {
+    "etc/dpkg/dpkg.cfg.d/stackyard-slim": (
+        "# stackyard: images carry no documentation, manuals or translations (tooling/images.py)\n"
+        "path-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\n"
+        "path-exclude /usr/share/man/*\npath-exclude /usr/share/info/*\npath-exclude /usr/share/lintian/*\n"
+        "path-exclude /usr/share/locale/*\npath-include /usr/share/locale/locale.alias\n"),
+    "etc/apt/apt.conf.d/stackyard-slim": (
+        "// stackyard: no .deb or binary cache is left in an image layer (tooling/images.py)\n"
+        'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb '
+        '/var/cache/apt/*.bin || true"; };\n'
+        'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb '
+        '/var/cache/apt/*.bin || true"; };\n'
+        'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\nAcquire::Languages "none";\n'
+        'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'),
+}
 SERVICE_DOCKERFILE = "deploy/docker/service.Dockerfile"
 # Infrastructure images: in bootstrap mode built from these files (the first is the Dockerfile;
 # all of them key the tag); in upstream mode pulled by the same name from config images.upstream.
@@ -107,7 +137,10 @@ def _tree(root: Path) -> list[str]:
 
 
 def base_ref(config: StackConfig) -> str:
-    key = digest(config.images.suite.encode(), config.images.debian_mirror.encode(), " ".join(BASE_PACKAGES).encode())
+    """Keyed by everything that makes the base: suite, mirror, packages and what is stripped or written."""
+    key = digest(config.images.suite.encode(), config.images.debian_mirror.encode(), " ".join(BASE_PACKAGES).encode(),
+                 "\0".join(ROOTFS_STRIP).encode(), "\0".join(ROOTFS_KEEP).encode(),
+                 *[f"{path}\0{text}".encode() for path, text in sorted(ROOTFS_CONFIG.items())])
     return f"{config.images.repository}/base:{config.images.suite}-{key[:10]}"
 
 
@@ -204,6 +237,33 @@ def ensure_debootstrap() -> str:
                          "where a registry answers")
 
 
+def slim_rootfs(rootfs: Path) -> int:
+    """Remove ROOTFS_STRIP from a root filesystem (keeping ROOTFS_KEEP) and write ROOTFS_CONFIG; return bytes freed.
+
+    Symbolic links are removed, never followed: an absolute link in the root points into the host."""
+    kept = {path for pattern in ROOTFS_KEEP for path in rootfs.glob(pattern)}
+    freed = sum(_remove(path, kept) for pattern in ROOTFS_STRIP for path in sorted(rootfs.glob(pattern)))
+    for relative, text in ROOTFS_CONFIG.items():
+        target = rootfs / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return freed
+
+
+def _remove(path: Path, kept: set[Path]) -> int:
+    if path in kept or not os.path.lexists(path):
+        return 0
+    if path.is_dir() and not path.is_symlink():
+        if any(k.is_relative_to(path) for k in kept):
+            return sum(_remove(child, kept) for child in sorted(path.iterdir()))
+        size = sum(os.lstat(os.path.join(top, name)).st_size for top, _, names in os.walk(path) for name in names)
+        shutil.rmtree(path)
+        return size
+    size = path.lstat().st_size
+    path.unlink()
+    return size
+
+
 def bootstrap_base(config: StackConfig, root: Path, ref: str) -> None:
     if os.geteuid() != 0:
         raise StackyardError("bootstrapping the base image runs debootstrap, which needs root",
@@ -223,6 +283,8 @@ def bootstrap_base(config: StackConfig, root: Path, ref: str) -> None:
                 raise StackyardError(f"debootstrap failed:\n{error}",
                                      f"check that {config.images.debian_mirror} is reachable") from error
         with progress.step(f"importing {ref}"):
+            freed = slim_rootfs(rootfs)
+            progress.say(f"  stripped {freed / 2**20:.0f} MiB the images never read (docs, manuals, caches, tests)")
             debian.pack(rootfs, tarball)
             docker.import_image(tarball, ref, changes=["ENV LANG=C.UTF-8", 'CMD ["python3"]'])
     finally:

@@ -2,6 +2,8 @@
 # Everything above `ARG COMPONENT` is shared, so the five builds reuse one cached runtime.
 # The build is offline: dependencies come from a wheelhouse the toolkit downloads on the host
 # (tooling/images.py), so it needs neither registry credentials nor the host's pip settings.
+# Lean: pip, setuptools, packaged test suites and Cython sources leave the venv; the bytecode stays
+# (the runtime user cannot write it and PYTHONDONTWRITEBYTECODE is set, so it saves every start).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE} AS build
 ARG WHEELHOUSE
@@ -9,7 +11,8 @@ COPY ${WHEELHOUSE} /wheels
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
         --find-links /wheels -r /wheels/requirements.txt \
- && /opt/venv/bin/pip uninstall -y --disable-pip-version-check pip setuptools
+ && /opt/venv/bin/pip uninstall -y --disable-pip-version-check pip setuptools \
+ && find /opt/venv/lib -depth \( \( -type d -name tests \) -o -name '*.pyx' -o -name '*.pxd' \) -exec rm -rf {} +
 COPY services/stackyard /app/stackyard
 RUN /opt/venv/bin/python -m compileall -q /app/stackyard
 
