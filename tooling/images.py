@@ -10,12 +10,14 @@ Service images are tagged with the git revision, plus `-dirty-<digest of the cha
 inputs>` for an uncommitted tree, so a tag always names one content and never `:latest`.
 """
 
+import functools
 import hashlib
 import os
 import platform
 import shutil
 import tempfile
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -334,9 +336,18 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, ser
     `infra` names the infrastructure images wanted; `services=False` skips the service images."""
     plan = make_plan(config, root, resolve_source(config, root))
     ensure_base(plan, config, root)
-    ensure_infra(plan, root, infra, rebuild=rebuild)
-    if not services:
-        return plan
+    # Everything else builds on the base and on nothing else: side by side, the service images
+    # (one after another: they share their first stage) beside each infrastructure image.
+    jobs = [functools.partial(_ensure_services, plan, root, rebuild)] if services else []
+    jobs += [functools.partial(ensure_infra, plan, root, (name,), rebuild) for name in infra]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+    for future in futures:
+        future.result()  # a failed build raises here, after the others have finished
+    return plan
+
+
+def _ensure_services(plan: ImagePlan, root: Path, rebuild: bool) -> None:
     missing = [c for c, ref in plan.services.items() if rebuild or not docker.image_exists(ref)]
     if missing:
         arch = docker.architecture() or platform.machine()
@@ -346,7 +357,6 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, ser
                 _build(root, SERVICE_DOCKERFILE, plan.services[component], {
                     "BASE_IMAGE": plan.base, "WHEELHOUSE": str(wheelhouse), "COMPONENT": component,
                 })
-    return plan
 
 
 def stale_refs(present: list[str], keep: list[str], repository: str) -> list[str]:
