@@ -1,5 +1,7 @@
 """Worker against real Redis, with real memory (on Postgres) and model servers over HTTP."""
 
+import uuid
+
 import httpx
 import pytest
 import redis
@@ -65,3 +67,38 @@ def test_a_step_that_keeps_failing_is_dead_lettered_and_reported_failed(
     dead = r.xrange(streams["dead_letter_stream"])
     assert len(dead) == 1 and dead[0][1]["task_id"] == "t-poison"
     assert r.xpending(streams["steps_stream"], "workers")["pending"] == 0
+
+
+def test_a_chat_turn_sends_the_window_and_a_redelivery_sees_the_window_it_first_saw(
+        model: ServedApp, memory: ServedApp, redis_url: str, streams: dict[str, str]) -> None:
+    # Five earlier turns; a window of 4 messages is two of them, so the model (which names the
+    # turn by the user messages it is sent) answers "Turn 3" — the whole session would be "Turn 6".
+    session = f"window-{uuid.uuid4().hex[:8]}"
+    for n in range(5):
+        httpx.post(f"{memory.url}/v1/sessions/{session}/messages", json={
+            "task_id": f"{session}-seed-{n}", "step_id": f"{session}-seed-{n}:0", "messages": [
+                {"role": "user", "content": f"seed {n}"}, {"role": "assistant", "content": f"reply {n}"}]})
+    settings = Settings(stage="test", redis_url=redis_url, memory_url=memory.url, model_url=model.url,
+                        claim_idle_ms=500, history_window=4, **streams)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+
+    def results(count: int) -> list[tuple[str, str]]:
+        found = eventually(lambda: (lambda rs: rs if len(rs) == count else None)(r.xrange(streams["results_stream"])))
+        return [(f["task_id"], f["output"]) for _, f in found]
+
+    first, second = f"{session}-1", f"{session}-2"
+    with ServedApp(build_app(settings)):
+        r.xadd(streams["steps_stream"], step(first, "hello", session))
+        results(1)
+        r.xadd(streams["steps_stream"], step(second, "and again", session))
+        results(2)
+        # Redelivered after a later turn: the newest 4 now hold its own write and that turn; it
+        # must read the 4 before its own write, as its first delivery did, and answer the same.
+        r.xadd(streams["steps_stream"], step(first, "hello", session))
+        outputs = results(3)
+    assert outputs == [(first, 'Turn 3: you said "hello".'), (second, 'Turn 3: you said "and again".'),
+                       (first, 'Turn 3: you said "hello".')]
+    history = httpx.get(f"{memory.url}/v1/sessions/{session}/messages").json()["messages"]
+    assert [m["content"] for m in history[-4:]] == [
+        "hello", 'Turn 3: you said "hello".', "and again", 'Turn 3: you said "and again".']
+    assert len(history) == 14

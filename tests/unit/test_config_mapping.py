@@ -30,6 +30,7 @@ VALUES = {
     "worker.failure_rate": "0.4711",
     "worker.poison_input": "poison-4711",
     "worker.step_timeout_seconds": "47.11",
+    "worker.history_window": "47",
     "delivery.claim_idle_ms": "4711",
     "delivery.max_deliveries": "4711",
     "delivery.task_timeout_seconds": "47.11",

@@ -56,6 +56,7 @@ SETTINGS = (
     Setting("worker.failure_rate", "failure_rate"),
     Setting("worker.poison_input", "poison_input"),
     Setting("worker.step_timeout_seconds", "step_timeout_seconds"),
+    Setting("worker.history_window", "history_window"),
     Setting("delivery.claim_idle_ms", "claim_idle_ms"),
     Setting("delivery.max_deliveries", "max_deliveries"),
     Setting("delivery.task_timeout_seconds", "task_timeout_seconds"),

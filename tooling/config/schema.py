@@ -57,6 +57,7 @@ class WorkerConfig(Strict):
     failure_rate: float = Field(ge=0.0, le=1.0)  # fault injection: share of steps that fail
     poison_input: str                              # fault injection: steps containing it always raise
     step_timeout_seconds: float = Field(gt=0)
+    history_window: int = Field(ge=1, le=1000)     # messages of session history a chat turn sends
 
 
 class DeliveryConfig(Strict):

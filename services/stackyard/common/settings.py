@@ -89,6 +89,9 @@ class WorkerSettings(StreamSettings):
     concurrency: int = 8
     request_timeout_seconds: float = 30.0
     step_timeout_seconds: float = 60.0
+    # Messages of session history a chat turn sends the model: the newest this many (a bounded
+    # read, so a turn's cost does not grow with the session). Memory serves at most 1,000.
+    history_window: int = Field(20, ge=1, le=1000)
     # Fault injection for load and failure tests: this share of steps fails (task → failed).
     failure_rate: float = Field(0.0, ge=0.0, le=1.0)
     # Fault injection: a step whose input contains this text always raises (a poison message).

@@ -1,6 +1,7 @@
 """Agents: what a worker does for one step. Each returns the step's output text.
 
-- chat: recall the session, ask the model (streaming its tokens as events), remember the turn.
+- chat: recall the session's newest `history_window` messages, ask the model (streaming its tokens
+  as events), remember the turn.
 - subtask: one part of a planner task, with its tool (calculator or memory lookup) if any.
 - synthesis: the planner's last step: combine the subtasks' outputs into the answer.
 Writes to memory are keyed by (task, step), so a redelivered step stores nothing twice.
@@ -42,6 +43,8 @@ class Clients:
     memory: httpx.AsyncClient
     model: httpx.AsyncClient
     model_name: str
+    # Messages of session history a chat turn sends the model (WorkerSettings.history_window).
+    history_window: int
 
 
 async def tag_task(request: httpx.Request) -> None:
@@ -80,16 +83,15 @@ async def _complete(clients: Clients, messages: list[dict[str, str]], on_token: 
 
 
 async def history(clients: Clients, step: Step) -> list[dict[str, str]]:
-    recalled = await clients.memory.get(f"/v1/sessions/{step.session_id}/messages", params={"limit": 200})
+    """The newest `history_window` messages of the session, oldest first: one bounded read by
+    index, so turn 1,000 of a session costs what turn 10 does.
+
+    A redelivered step sees the history as its first delivery did: memory answers the window
+    before this step's own earlier write, so neither that write nor later turns take its place."""
+    recalled = await clients.memory.get(f"/v1/sessions/{step.session_id}/messages", params={
+        "limit": clients.history_window, "before_task_id": step.task_id, "before_step_id": step.step_id})
     recalled.raise_for_status()
-    # A redelivered step sees the history as its first delivery did: what came before its own
-    # earlier write, not that write nor later turns (so its answer is the same again).
-    messages = []
-    for m in recalled.json()["messages"]:
-        if m.get("step_id") == step.step_id:
-            break
-        messages.append({"role": m["role"], "content": m["content"]})
-    return messages
+    return [{"role": m["role"], "content": m["content"]} for m in recalled.json()["messages"]]
 
 
 async def remember(clients: Clients, step: Step, user: str, reply: str) -> None:

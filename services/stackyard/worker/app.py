@@ -102,7 +102,7 @@ def build_app(settings: Settings) -> FastAPI:
         model = httpx.AsyncClient(base_url=settings.model_url, headers=headers,
                                   transport=httpx.AsyncHTTPTransport(retries=2), **common)
         state.update(redis=client, memory=memory, model=model)
-        worker = Worker(settings, client, agents.Clients(memory, model, settings.model_name))
+        worker = Worker(settings, client, agents.Clients(memory, model, settings.model_name, settings.history_window))
         consumer = StreamConsumer(
             client, stream=settings.steps_stream, group=GROUP, handler=worker.on_step,
             dead_letter_stream=settings.dead_letter_stream, on_dead=worker.on_dead_step,
