@@ -186,6 +186,17 @@ HOSTILE = {
     "non-numeric Content-Length": b"POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
     "HTTP/1.0 without Host": b"GET /v1/tasks/not-a-uuid HTTP/1.0\r\n\r\n",
     "request id that would break JSON": b'GET /v1/tasks/%00 HTTP/1.1\r\nHost: x\r\nX-Request-ID: a"}\r\n\r\n',
+    "100 headers": (b"GET /v1/tasks/not-a-uuid HTTP/1.1\r\nHost: x\r\n"
+                    + b"".join(b"X-Header-%d: value\r\n" % n for n in range(100)) + b"\r\n"),
+    "an HTTP version nginx does not speak": b"GET /healthz HTTP/3.7\r\nHost: x\r\n\r\n",
+    "path climbing above the root": b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+    "two Content-Length headers": (b"POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                                   b"Content-Length: 3\r\n\r\n{}"),
+    "Content-Length beside chunked": (b"POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                                      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    "a method no route has": b"BREW /v1/tasks HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a space in the path": b"GET /v1/ta sks HTTP/1.1\r\nHost: x\r\n\r\n",
+    "absolute URI naming another host": b"GET http://elsewhere.example/v1/tasks/x HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 

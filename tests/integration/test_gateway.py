@@ -1,6 +1,7 @@
 """Gateway against real Postgres and Redis: commit then publish, task views, and 4xx for bad input."""
 
 import json
+import re
 import uuid
 
 import httpx
@@ -143,3 +144,18 @@ def test_openapi_document_describes_the_task_api(gateway: ServedApp) -> None:
     assert {"/v1/tasks", "/v1/tasks/{task_id}", "/v1/tasks/{task_id}/events",
             "/v1/sessions/{session_id}/messages"} <= set(document["paths"])
     assert "429" in document["paths"]["/v1/tasks"]["post"]["responses"]
+
+
+def test_openapi_document_states_every_limit_the_gateway_enforces(gateway: ServedApp) -> None:
+    """So that a schema-valid request is never refused (schemathesis --checks all: positive data)."""
+    document = httpx.get(gateway.url + "/openapi.json").json()
+    fields = document["components"]["schemas"]["TaskRequest"]["properties"]
+    assert fields["agent"]["enum"] == ["chat", "planner"]
+    assert fields["input"]["minLength"] == 1 and fields["input"]["maxLength"] > 0
+    pattern = re.compile(fields["input"]["pattern"])
+    assert pattern.search(" hello ") and pattern.search("a\nb")
+    assert not pattern.search("") and not pattern.search(" \t\n") and not pattern.search("a\x00b")
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        for text in (" \t", "a\x00b"):
+            refused = client.post("/v1/tasks", json={"agent": "chat", "input": text})
+            assert refused.status_code == 422 and refused.json()["error"], refused.text

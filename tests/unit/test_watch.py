@@ -58,6 +58,8 @@ def test_configuration_and_build_inputs_are_told_apart_from_code(tree: Path) -> 
     assert found.reconfigure == ["envs/dev.yaml"]
     assert found.rebuild == ["services/pyproject.toml", "deploy/docker/service.Dockerfile"]
     assert found.ignored == ["README.md"] and not found.restart
+    mounted = impact.classify(tree, ["deploy/docker/edge/nginx.conf"])
+    assert mounted.restart == {"edge"} and not mounted.rebuild  # bind-mounted: a restart reads it
 
 
 def test_a_syntax_error_is_reported_with_file_and_line_and_restarts_nothing(tree: Path) -> None:
@@ -91,3 +93,12 @@ def test_a_crash_loop_log_is_cut_to_its_last_traceback() -> None:
     log = '{"level": "info", "message": "starting model"}\n' + one + one.replace("x", "y")
     assert loop.last_traceback(log) == one.replace("x", "y")
     assert loop.last_traceback("no traceback here\n") == "no traceback here\n"
+
+
+def test_every_file_the_compose_file_bind_mounts_is_known_to_the_watch() -> None:
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    mounted = {volume.split(":")[0].removeprefix("./"): name for name, service in services.items()
+               for volume in service.get("volumes", []) if isinstance(volume, str) and volume.startswith("./")}
+    assert mounted == impact.MOUNTED

@@ -4,7 +4,8 @@
   other modules (read from the source with ast; a component's own package is where it starts,
   `python -m stackyard <component>` imports nothing else of another component).
 - A file the services read at run time (the schema .sql files): the components that name it.
-- services/pyproject.toml or anything under deploy/docker/: rebuild the images it goes into.
+- A config file compose bind-mounts (the edge's nginx.conf): restart that service.
+- services/pyproject.toml or anything else under deploy/docker/: rebuild the images it goes into.
 - envs/: re-render the config and let compose recreate what it changes.
 """
 
@@ -16,6 +17,8 @@ from stackyard import COMPONENTS
 
 PACKAGE = "services/stackyard"
 REBUILD_PATHS = ("services/pyproject.toml", "deploy/docker/")
+# Files docker-compose.yml bind-mounts into a service: a restart reads them, no image holds them.
+MOUNTED = {"deploy/docker/edge/nginx.conf": "edge"}
 RECONFIGURE_PATHS = ("envs/",)
 
 
@@ -78,7 +81,9 @@ def classify(root: Path, changed: list[str]) -> Impact:
     impact = Impact()
     graph: dict[str, set[str]] | None = None
     for path in changed:
-        if path.startswith(REBUILD_PATHS):
+        if path in MOUNTED:
+            impact.restart.add(MOUNTED[path])
+        elif path.startswith(REBUILD_PATHS):
             impact.rebuild.append(path)
         elif path.startswith(RECONFIGURE_PATHS):
             impact.reconfigure.append(path)

@@ -26,7 +26,7 @@ from stackyard.common.deps import connect_task_store
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
 from stackyard.common.settings import GatewaySettings as Settings
-from stackyard.gateway import limits
+from stackyard.gateway import limits, models
 from stackyard.gateway.models import (
     ERRORS,
     SESSION_PATTERN,
@@ -228,5 +228,6 @@ def build_app(settings: Settings) -> FastAPI:
             raise unavailable("memory service", error) from error
         return SessionHistory(session_id=session_id, messages=response.json()["messages"])
 
+    models.state_limits(app, settings.agents, settings.max_input_chars)
     log(logger, logging.DEBUG, "gateway app built", agents=settings.agents)
     return app

@@ -1,9 +1,11 @@
 """The gateway's request and response bodies (they make its OpenAPI document)."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import FastAPI
 from pydantic import AfterValidator, BaseModel, Field
 
 from stackyard.common.text import require_storable
@@ -65,3 +67,23 @@ class ErrorBody(BaseModel):
 
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 429, 503)}
+
+
+# Not blank and no NUL, as `validate` and require_storable check: at least one character that is
+# neither whitespace nor NUL, and NUL nowhere (a JSON Schema pattern matches anywhere in the text).
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def state_limits(app: FastAPI, agents: Sequence[str], max_input_chars: int) -> None:
+    """Put the limits that come from settings into the OpenAPI document: a client (or schemathesis)
+    reading it knows every request the gateway accepts, and no schema-valid request is refused."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            fields = generate()["components"]["schemas"]["TaskRequest"]["properties"]
+            fields["agent"].update(enum=list(agents))
+            fields["input"].update(minLength=1, maxLength=max_input_chars, pattern=NOT_BLANK_PATTERN)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
