@@ -26,7 +26,7 @@ from stackyard.common.deps import connect_task_store
 from stackyard.common.http import create_app
 from stackyard.common.logs import log
 from stackyard.common.settings import GatewaySettings as Settings
-from stackyard.gateway import limits, models
+from stackyard.gateway import limits, models, published
 from stackyard.gateway.models import (
     ERRORS,
     SESSION_PATTERN,
@@ -62,8 +62,10 @@ def build_app(settings: Settings) -> FastAPI:
         pool, client = await connect_task_store(settings)
         state.update(pool=pool, redis=client, http=httpx.AsyncClient(base_url=settings.memory_url, timeout=10),
                      backlog=limits.Backlog(client, [settings.tasks_stream, settings.steps_stream]))
+        marks.start()
         yield
         app.state.draining = True
+        await marks.stop()  # after the last request: every accepted task's mark reaches Postgres
         await state["http"].aclose()
         await client.aclose()
         await pool.close()
@@ -72,6 +74,8 @@ def build_app(settings: Settings) -> FastAPI:
 
     def pool() -> asyncpg.Pool:
         return state["pool"]
+
+    marks = published.PublishedMarks(pool)
 
     def stream() -> aioredis.Redis:
         return state["redis"]
@@ -155,7 +159,7 @@ def build_app(settings: Settings) -> FastAPI:
         TASKS_ACCEPTED.labels(task.agent).inc()
         try:
             await stream().xadd(settings.tasks_stream, {"task_id": str(accepted.id)})
-            await pool().execute("UPDATE tasks SET published_at = now() WHERE id = $1", accepted.id)
+            marks.add(accepted.id)  # published_at, in the next batch (gateway/published.py)
         except Exception as error:
             PUBLISH_FAILURES.inc()
             log(logger, logging.WARNING, "publish failed; reconciler will republish",
