@@ -18,10 +18,10 @@ import shutil
 import tempfile
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tooling import progress
+from tooling import image_reuse, progress
 from tooling.cli import debian, docker, git, python
 from tooling.config import StackConfig
 from tooling.errors import CommandError, StackyardError
@@ -324,17 +324,20 @@ def ensure_infra(plan: ImagePlan, root: Path, names: tuple[str, ...], rebuild: b
             _pull(ref)
 
 
-def _build(root: Path, dockerfile: str, ref: str, build_args: dict[str, str]) -> None:
+def _build(root: Path, dockerfile: str, ref: str, build_args: dict[str, str],
+           labels: dict[str, str] | None = None) -> None:
     docker.build(root, dockerfile=root / dockerfile, tag=ref, build_args=build_args,
-                 labels={"org.opencontainers.image.version": ref.rsplit(":", 1)[1]})
+                 labels={"org.opencontainers.image.version": ref.rsplit(":", 1)[1], **(labels or {})})
 
 
 def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, services: bool = True,
-                  infra: tuple[str, ...] = CORE_INFRA) -> ImagePlan:
+                  infra: tuple[str, ...] = CORE_INFRA, live_source: bool = False) -> ImagePlan:
     """Build (or pull) every image the stack needs that is not present; return the plan.
 
     `infra` names the infrastructure images wanted; `services=False` skips the service images."""
     plan = make_plan(config, root, resolve_source(config, root))
+    if live_source and not rebuild and not all(docker.image_exists(ref) for ref in plan.services.values()):
+        plan = _reuse_runtime(config, root, plan)
     ensure_base(plan, config, root)
     # Everything else builds on the base and on nothing else: side by side, the service images
     # (one after another: they share their first stage) beside each infrastructure image.
@@ -347,6 +350,16 @@ def ensure_images(config: StackConfig, root: Path, *, rebuild: bool = False, ser
     return plan
 
 
+def _reuse_runtime(config: StackConfig, root: Path, plan: ImagePlan) -> ImagePlan:
+    """Under --watch (image_reuse.py): images of an earlier tree with this tree's runtime will do."""
+    key = image_reuse.runtime_key(plan.base, root, SERVICE_DOCKERFILE)
+    tag = image_reuse.reusable_tag(config.images.repository, COMPONENTS, key)
+    if tag is None:
+        return plan
+    progress.say(f"  --watch: the images :{tag} have this tree's runtime; the code comes from the checkout")
+    return replace(plan, tag=tag, services={c: f"{config.images.repository}/{c}:{tag}" for c in COMPONENTS})
+
+
 def _ensure_services(plan: ImagePlan, root: Path, rebuild: bool) -> None:
     missing = [c for c, ref in plan.services.items() if rebuild or not docker.image_exists(ref)]
     if missing:
@@ -356,7 +369,7 @@ def _ensure_services(plan: ImagePlan, root: Path, rebuild: bool) -> None:
             with progress.step(f"building {plan.services[component]}"):
                 _build(root, SERVICE_DOCKERFILE, plan.services[component], {
                     "BASE_IMAGE": plan.base, "WHEELHOUSE": str(wheelhouse), "COMPONENT": component,
-                })
+                }, {image_reuse.RUNTIME_LABEL: image_reuse.runtime_key(plan.base, root, SERVICE_DOCKERFILE)})
 
 
 def stale_refs(present: list[str], keep: list[str], repository: str) -> list[str]:

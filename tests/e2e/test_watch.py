@@ -63,6 +63,9 @@ def watching(stack_images: ImagePlan) -> Iterator[tuple[WatchProcess, str, dict[
     env = {"STACKYARD__COMPOSE__PROJECT_NAME": f"stackyard-e2e-watch-{uuid.uuid4().hex[:6]}"}
     port = free_port()
     original = SOURCE.read_text()
+    # An edit before the start: the tree's tag has no images, but the runtime is the same as the
+    # images stack_images built, so --watch starts on those without building (tooling/image_reuse.py).
+    SOURCE.write_text(original + f"\n# edited before `inv up --watch` ({uuid.uuid4().hex})\n")  # a tag never built
     watch = WatchProcess(port, env)
     try:
         watch.next("watching", timeout=600)
@@ -118,5 +121,7 @@ def test_an_edit_is_live_a_syntax_error_is_shown_and_the_next_save_recovers(
     watch.process.send_signal(signal.SIGINT)
     assert watch.process.wait(timeout=30) == 0
     assert watch.next("stopped", timeout=5)
+    started = watch.process.stderr.read() if watch.process.stderr else ""
+    assert "--watch: the images :" in started and "building stackyard/" not in started, started[-2000:]
     status = json.loads(inv("status", "--stage", "ci", "--json", env=env).stdout)
     assert status and all(row["state"] == "running" for row in status), status

@@ -318,3 +318,10 @@ def explain(error: DockerException | CommandError, doing: str) -> StackyardError
     tail = "\n    ".join(stderr.strip().splitlines()[-8:]) or "(no output)"
     return StackyardError(f"{doing} failed: `{' '.join(argv)}` exited {code}:\n    {tail}",
                           "read the output above; STACKYARD_DEBUG=1 echoes every command")
+
+
+def images_with_label(label: str) -> list[str]:
+    """repo:tag of every local image carrying `label` (KEY=VALUE), newest first."""
+    with _whales():
+        found = DockerClient().image.list(filters={"label": label})
+    return [tag for image in sorted(found, key=lambda i: i.created, reverse=True) for tag in image.repo_tags]

@@ -67,7 +67,7 @@ def up(c: Context, stage: str = "dev", port: int = 0, scale: list[str] | None = 
         doctor_run.up_preflight(cfg, monitoring=True, grafana=monitoring_module.GRAFANA_PROFILE in profiles)
         print(f"  {grafana_note}", file=sys.stderr)
     wanted = images.CORE_INFRA + (monitoring_module.INFRA if monitoring else ())
-    plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted)
+    plan = images.ensure_images(cfg, ROOT, rebuild=rebuild, infra=wanted, live_source=watch)
     states = compose.up(ROOT, cfg, secrets, plan, scale=parse_scale(scale or []), profiles=profiles,
                         live_source=watch)
     url = f"http://localhost:{cfg.gateway.port}"
