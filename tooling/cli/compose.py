@@ -143,12 +143,6 @@ def recent_logs(project: Project, service: str, *, since: str, tail: int = 60) -
     return str(text)
 
 
-def restart_counts(project: Project) -> dict[str, int]:
-    """container name → how often its restart policy has restarted it (a crash loop shows here first)."""
-    return {str(found.get("Name", "")).lstrip("/"): int(found.get("RestartCount") or 0)
-            for found in inspect_all(project)}
-
-
 def stop(project: Project, services: list[str], *, timeout: int = 5) -> None:
     """`docker compose stop -t N SERVICE…`: a crash-looping service stays down until it is restarted."""
     try:

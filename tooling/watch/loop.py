@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tooling import compose, compose_env, images
 from tooling.cli import compose as compose_cli
@@ -110,11 +111,13 @@ def wait_healthy(session: Session, services: list[str], since: float, timeout: f
     running and healthy, one of them exits or turns unhealthy, or the timeout passes."""
     deadline = time.monotonic() + timeout
     # A process that dies at import is back within a second under `restart: unless-stopped`, so a
-    # poll may never see it exited: its restart count going up is what tells.
-    restarts = compose_cli.restart_counts(session.stack)
+    # poll may never see it exited: its restart count going up is what tells. One `inspect_all`
+    # per poll gives both the states and the counts.
+    restarts = _restart_counts(compose_cli.inspect_all(session.stack))
     while True:
-        current = [s for s in compose.states(session.stack) if s.service in services]
-        counts = compose_cli.restart_counts(session.stack)
+        found = compose_cli.inspect_all(session.stack)
+        current = [s for s in map(compose_cli.container_state, found) if s.service in services]
+        counts = _restart_counts(found)
         broken = [s for s in current if s.state in ("exited", "dead", "restarting") or s.health == "unhealthy"
                   or counts.get(s.container, 0) > restarts.get(s.container, 0)]
         if broken:
@@ -132,6 +135,11 @@ def wait_healthy(session: Session, services: list[str], since: float, timeout: f
         if time.monotonic() > deadline:
             return False, f"not healthy after {timeout:.0f}s: {', '.join(services)}", ""
         time.sleep(POLL_SECONDS)
+
+
+def _restart_counts(inspected: list[dict[str, Any]]) -> dict[str, int]:
+    """container name → how often its restart policy has restarted it."""
+    return {str(found.get("Name", "")).lstrip("/"): int(found.get("RestartCount") or 0) for found in inspected}
 
 
 def _rendered(session: Session) -> dict[str, str]:
